@@ -1,0 +1,14 @@
+"""Model registry settings. Web processes never import TensorFlow; only workers and commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fracture_site.settings.envtools import env
+
+_BASE_DIR = Path(__file__).resolve().parents[2]
+
+# Folder holding one sub-folder per model version (model file + card.json).
+FRACTURE_MODELS_DIR = Path(env.str("FRACTURE_MODELS_DIR", default=str(_BASE_DIR / "ml_models"))).resolve()
+# Version folder name to serve; empty means the newest in FRACTURE_MODELS_DIR.
+FRACTURE_MODEL = env.str("FRACTURE_MODEL", default="")
