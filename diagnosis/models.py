@@ -1,0 +1,183 @@
+"""Clinical records: patients, cases, radiographs and the AI predictions made on them.
+
+Decision support only: a prediction is an opinion for the clinician, never a diagnosis.
+Originals are never altered: a radiograph file is written once under a random name.
+Business rules live in ``diagnosis.services`` (writes) and ``diagnosis.selectors`` (reads).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class BodyRegion(models.TextChoices):
+    WRIST = "wrist", "Wrist"
+    HAND = "hand", "Hand"
+    ELBOW = "elbow", "Elbow"
+    FOREARM = "forearm", "Forearm"
+    HUMERUS = "humerus", "Humerus"
+    SHOULDER = "shoulder", "Shoulder"
+    HIP = "hip", "Hip"
+    FEMUR = "femur", "Femur"
+    KNEE = "knee", "Knee"
+    LEG = "leg", "Leg"
+    ANKLE = "ankle", "Ankle"
+    FOOT = "foot", "Foot"
+    SPINE = "spine", "Spine"
+    OTHER = "other", "Other"
+
+
+class ImageFormat(models.TextChoices):
+    JPEG = "JPEG", "JPEG"
+    PNG = "PNG", "PNG"
+
+
+_EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png"}
+
+
+def radiograph_upload_to(instance: Radiograph, filename: str) -> str:
+    """Random, non-guessable storage name; the client's filename is never used on disk."""
+    extension = _EXTENSIONS.get(instance.format, ".bin")
+    return f"radiographs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
+
+
+class Patient(models.Model):
+    """A patient. ``team`` registered it; teams owning any of its cases also see it."""
+
+    mrn = models.CharField("MRN", max_length=64, unique=True, help_text="Medical record number")
+    name = models.CharField(max_length=200)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=16, choices=Sex.choices, default=Sex.UNKNOWN)
+    team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="registered_patients")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(mrn=""), name="patient_mrn_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mrn})"
+
+    def clean(self) -> None:
+        self.mrn = (self.mrn or "").strip()
+        self.name = (self.name or "").strip()
+
+
+class Case(models.Model):
+    """One clinical question about one body region of a patient, owned by a care team."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="cases")
+    body_region = models.CharField(max_length=16, choices=BodyRegion.choices)
+    clinical_question = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="case_team_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk}: {self.get_body_region_display()} ({self.patient.mrn})"
+
+
+class Radiograph(models.Model):
+    """An uploaded X-ray. Written once, never modified; ``original_filename`` is for display only."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="radiographs")
+    image = models.FileField(upload_to=radiograph_upload_to, max_length=255)
+    original_filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=8, choices=ImageFormat.choices)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Radiograph {self.pk} ({self.original_filename or self.format})"
+
+
+class Prediction(models.Model):
+    """One model run on one radiograph. Re-runs add rows; the newest row is the current one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Label(models.TextChoices):
+        FRACTURED = "fractured", "Fracture suspected"
+        NOT_FRACTURED = "not_fractured", "No fracture suspected"
+
+    radiograph = models.ForeignKey(Radiograph, on_delete=models.PROTECT, related_name="predictions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # NULL (not "") until a run succeeds: the API contract reports "label": null while pending.
+    label = models.CharField(max_length=16, choices=Label.choices, null=True, blank=True)  # noqa: DJ001
+    probability = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    threshold = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    model_version = models.CharField(max_length=100, blank=True)
+    inference_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="prediction_status_created_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(probability__isnull=True) | models.Q(probability__gte=0, probability__lte=1),
+                name="prediction_probability_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="succeeded") | models.Q(label__isnull=False, probability__isnull=False),
+                name="prediction_succeeded_has_result",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Prediction {self.pk} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def is_fracture_suspected(self) -> bool:
+        return self.status == self.Status.SUCCEEDED and self.label == self.Label.FRACTURED
