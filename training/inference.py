@@ -1,0 +1,118 @@
+"""The one place that loads and runs the network (worker, ``classify``, ``evaluate``).
+
+TensorFlow is imported lazily inside functions, so importing this module costs nothing; a
+worker process loads a model once (after fork) and keeps it in a per-process cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from training.imaging import open_image, to_model_input
+from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
+
+__all__ = ["ModelUnavailable", "PredictionResult", "Predictor", "clear_cache", "get_predictor"]
+
+POSITIVE = "fractured"
+NEGATIVE = "not_fractured"
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    probability: float
+    label: str  # "fractured" or "not_fractured"
+    threshold: float
+    model_version: str
+    inference_ms: float
+
+
+class Predictor:
+    def __init__(self, version_dir: Path):
+        self.version_dir = Path(version_dir)
+        self.card: dict = read_card(self.version_dir)
+        self.version: str = str(self.card.get("version", self.version_dir.name))
+        self.spec: dict = self.card["input"]
+        thresholds = self.card["thresholds"]
+        name = self.card.get("default_threshold", "balanced")
+        try:
+            self.threshold: float = float(thresholds[name])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelUnavailable(f"model card of {self.version} has no usable {name!r} threshold") from exc
+        self.tta: list[str] = list(self.card.get("tta", []))
+        self._model = _load_keras_model(model_file(self.version_dir, self.card))
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Fractured probability per row of an already prepared batch (NHWC float32)."""
+        out = []
+        for start in range(0, len(batch), BATCH):
+            x = batch[start : start + BATCH]
+            views = [x] + [_tta_view(x, name) for name in self.tta]
+            probs = [np.asarray(self._model(v, training=False)).reshape(-1) for v in views]
+            out.append(np.mean(probs, axis=0))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def predict_images(self, images: list[Image.Image]) -> list[PredictionResult]:
+        if not images:
+            return []
+        start = time.perf_counter()
+        batch = np.stack([to_model_input(img, self.spec) for img in images])
+        probs = self.probabilities(batch)
+        per_image_ms = (time.perf_counter() - start) * 1000.0 / len(images)
+        return [self._result(float(p), per_image_ms) for p in probs]
+
+    def predict_paths(self, paths: Iterable[str | os.PathLike]) -> list[PredictionResult]:
+        return self.predict_images([open_image(p) for p in paths])
+
+    def _result(self, probability: float, ms: float) -> PredictionResult:
+        label = POSITIVE if probability >= self.threshold else NEGATIVE
+        return PredictionResult(probability, label, self.threshold, self.version, ms)
+
+
+def _tta_view(x: np.ndarray, name: str) -> np.ndarray:
+    if name == "hflip":
+        return x[:, :, ::-1, :]
+    if name == "vflip":
+        return x[:, ::-1, :, :]
+    raise ModelUnavailable(f"unknown test-time augmentation {name!r} in model card")
+
+
+def _load_keras_model(path: Path):
+    if not path.is_file():
+        raise ModelUnavailable(f"model file missing: {path}")
+    import keras  # lazy: only processes that predict pay for TensorFlow
+
+    import training.layers  # noqa: F401  (registers the custom layers before loading)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file; all mean "unusable".
+        raise ModelUnavailable(f"model file {path} cannot be loaded: {exc}") from exc
+
+
+_cache: dict[Path, Predictor] = {}
+_lock = threading.Lock()
+
+
+def get_predictor(version: str | None = None) -> Predictor:
+    """Load a model version once per process; raise ModelUnavailable with a clear message."""
+    folder = resolve_version_dir(version).resolve()
+    with _lock:
+        predictor = _cache.get(folder)
+        if predictor is None:
+            predictor = Predictor(folder)
+            _cache[folder] = predictor
+        return predictor
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,109 @@
+"""Network definitions: the prototype's CNN (``seed``) and the project's default."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from training.layers import PerImageStandardize
+
+ARCHITECTURES = ("default", "seed")
+
+# Input specs for ``imaging.to_model_input``; stored in every card.
+INPUT_SPECS: dict[str, dict] = {
+    "default": {"size": 192, "color": "grey", "resize": "letterbox"},
+    # The prototype read RGB at 150x150 with Keras' stretching directory iterator.
+    "seed": {"size": 150, "color": "rgb", "resize": "stretch"},
+}
+
+
+def input_spec(arch: str, image_size: int | None = None) -> dict:
+    spec = dict(INPUT_SPECS[arch])
+    if image_size:
+        spec["size"] = int(image_size)
+    return spec
+
+
+def build_seed(spec: dict) -> keras.Model:
+    """The prototype's network, layer for layer (3 conv blocks, dense 512, dropout 0.5)."""
+    size, channels = spec["size"], 3 if spec["color"] == "rgb" else 1
+    return keras.Sequential(
+        [
+            keras.Input((size, size, channels)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(1, activation="sigmoid"),
+        ],
+        name="seed",
+    )
+
+
+def _conv_bn(x, filters: int, kernel: int, stride: int = 1):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def _sep_block(x, filters: int, stride: int, weight_decay: float):
+    """Residual depthwise-separable block: most of a full conv's reach at a fraction of its cost."""
+    reg = keras.regularizers.l2(weight_decay) if weight_decay else None
+    shortcut = x
+    y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(y)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(y)
+    y = layers.BatchNormalization()(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        if stride != 1:
+            shortcut = layers.AveragePooling2D(stride, padding="same")(shortcut)
+        shortcut = layers.Conv2D(filters, 1, use_bias=False)(shortcut)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+DEFAULT_WIDTHS = (32, 48, 96, 160, 224)
+
+
+def build_default(
+    spec: dict,
+    *,
+    widths: tuple[int, ...] = DEFAULT_WIDTHS,
+    dropout: float = 0.3,
+    weight_decay: float = 0.0,
+) -> keras.Model:
+    """Compact greyscale CNN: standardise, strided stem, separable residual stages, global pooling.
+
+    Global average pooling (not a dense layer over a flattened map) is what keeps the file small
+    and stops the network from memorising where in the frame things are.
+    """
+    size, channels = spec["size"], 3 if spec.get("color") == "rgb" else 1
+    inputs = keras.Input((size, size, channels), name="image")
+    x = PerImageStandardize(name="standardize")(inputs)
+    x = _conv_bn(x, widths[0], 3, stride=2)
+    for filters in widths[1:]:
+        x = _sep_block(x, filters, stride=2, weight_decay=weight_decay)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fractured")(x)
+    return keras.Model(inputs, outputs, name="default")
+
+
+def build(arch: str, spec: dict, **kwargs) -> keras.Model:
+    if arch == "seed":
+        return build_seed(spec)
+    if arch == "default":
+        return build_default(spec, **kwargs)
+    raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
