@@ -128,6 +128,14 @@ class Radiograph(models.Model):
     def __str__(self) -> str:
         return f"Radiograph {self.pk} ({self.original_filename or self.format})"
 
+    @property
+    def current_prediction(self) -> Prediction | None:
+        """The newest prediction; uses the history prefetched by the selectors when present."""
+        history = getattr(self, "prediction_history", None)
+        if history is None:
+            return self.predictions.order_by("-created_at", "-id").first()
+        return history[0] if history else None
+
 
 class Prediction(models.Model):
     """One model run on one radiograph. Re-runs add rows; the newest row is the current one."""
@@ -152,6 +160,8 @@ class Prediction(models.Model):
     inference_ms = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When the task message was handed to the broker; NULL while the broker could not be reached.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

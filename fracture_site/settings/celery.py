@@ -28,3 +28,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Prediction recovery (diagnosis.tasks.sweep_stale_predictions, run by celery beat).
+FRACTURE_PREDICTION_MAX_ATTEMPTS = env_int("FRACTURE_PREDICTION_MAX_ATTEMPTS", default=3, minimum=1)
+FRACTURE_SWEEP_INTERVAL_S = env_int("FRACTURE_SWEEP_INTERVAL_S", default=60, minimum=1)
+# A queued prediction whose message never reached the broker is sent again after this long.
+FRACTURE_SWEEP_UNSENT_AFTER_S = env_int("FRACTURE_SWEEP_UNSENT_AFTER_S", default=30, minimum=1)
+# A message handed over this long ago without being claimed is presumed lost and sent again.
+FRACTURE_REDISPATCH_AFTER_S = env_int("FRACTURE_REDISPATCH_AFTER_S", default=900, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-predictions": {
+        "task": "diagnosis.tasks.sweep_stale_predictions",
+        "schedule": float(FRACTURE_SWEEP_INTERVAL_S),
+    },
+}

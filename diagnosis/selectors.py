@@ -1,0 +1,182 @@
+"""Reads, always scoped to what the given user may see (STYLE.md: querysets scoped where made).
+
+Visibility rule, used by every selector here:
+
+* superusers see everything;
+* any other user sees the data of the care teams (``auth.Group``) they belong to:
+  a **case** is visible when its ``team`` is one of the user's teams;
+  a **patient** is visible when the team that registered it (``Patient.team``) is one of the
+  user's teams **or** one of the user's teams owns any of the patient's cases;
+  a **radiograph** / **prediction** is visible when its case is.
+
+Anything not visible behaves as if it did not exist: ``*_get`` raises ``Http404``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import Http404
+
+from diagnosis.models import Case, Patient, Prediction, Radiograph
+
+User = AbstractBaseUser | AnonymousUser
+
+_NEWEST = ("-created_at", "-id")
+
+
+def user_teams(*, user: User) -> QuerySet[Group]:
+    """The care teams the user belongs to (superusers: their own memberships too)."""
+    if not user.is_authenticated:
+        return Group.objects.none()
+    return Group.objects.filter(user=user).order_by("name")
+
+
+def _sees_everything(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+
+
+def _team_ids(user: User) -> QuerySet[Group]:
+    return user_teams(user=user).values("id")
+
+
+def _visible_cases(user: User) -> QuerySet[Case]:
+    if _sees_everything(user):
+        return Case.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    return Case.objects.filter(team__in=_team_ids(user))
+
+
+def _get(queryset: QuerySet, pk: Any, what: str) -> Any:
+    try:
+        return queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No {what} matches the given query.") from exc
+
+
+def _only(filters: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Keep the known, non-empty filter values; unknown keys are ignored, not trusted."""
+    return {key: value for key, value in (filters or {}).items() if key in allowed and value not in (None, "")}
+
+
+# Patients -------------------------------------------------------------------------------------
+
+
+def patient_list(*, user: User, query: str | None = None) -> QuerySet[Patient]:
+    """Patients visible to the user (see module docstring), optionally searched by MRN or name."""
+    if _sees_everything(user):
+        patients = Patient.objects.all()
+    elif not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    else:
+        teams = _team_ids(user)
+        has_team_case = Exists(Case.objects.filter(patient=OuterRef("pk"), team__in=teams))
+        patients = Patient.objects.filter(Q(team__in=teams) | has_team_case)
+    query = (query or "").strip()
+    if query:
+        patients = patients.filter(Q(mrn__iexact=query) | Q(mrn__istartswith=query) | Q(name__icontains=query))
+    return patients.select_related("team")
+
+
+def patient_get(*, user: User, pk: Any) -> Patient:
+    """One visible patient; ``Http404`` if it does not exist or belongs to other teams only."""
+    return _get(patient_list(user=user), pk, "patient")
+
+
+# Cases ----------------------------------------------------------------------------------------
+
+
+def _latest_prediction_of_case() -> QuerySet[Prediction]:
+    return Prediction.objects.filter(radiograph__case=OuterRef("pk")).order_by(*_NEWEST)
+
+
+def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Annotate the newest prediction of the case and whether any current one suspects a fracture.
+
+    ``fracture_suspected`` looks at each radiograph's *current* (newest) prediction only, so a
+    re-run that no longer suspects a fracture clears the flag.
+    """
+    current = Prediction.objects.filter(radiograph=OuterRef("pk")).order_by(*_NEWEST)
+    suspected_radiographs = (
+        Radiograph.objects.filter(case=OuterRef("pk"))
+        .annotate(
+            current_status=Subquery(current.values("status")[:1]), current_label=Subquery(current.values("label")[:1])
+        )
+        .filter(current_status=Prediction.Status.SUCCEEDED, current_label=Prediction.Label.FRACTURED)
+    )
+    latest = _latest_prediction_of_case()
+    return cases.annotate(
+        radiograph_count=Count("radiographs", distinct=True),
+        latest_prediction_id=Subquery(latest.values("id")[:1]),
+        latest_prediction_status=Subquery(latest.values("status")[:1]),
+        latest_prediction_label=Subquery(latest.values("label")[:1]),
+        latest_prediction_probability=Subquery(latest.values("probability")[:1]),
+        fracture_suspected=Exists(suspected_radiographs),
+    )
+
+
+def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
+    """Visible cases, newest first, with triage annotations (see ``_with_triage``).
+
+    ``filters`` may hold ``patient`` (id), ``team`` (id), ``status`` and ``body_region``.
+    """
+    wanted = _only(filters, ("patient", "team", "status", "body_region"))
+    cases = _visible_cases(user).filter(**wanted).select_related("patient", "team")
+    return _with_triage(cases).order_by(*_NEWEST)
+
+
+def case_get(*, user: User, pk: Any) -> Case:
+    """One visible case with its radiographs (newest first) and their prediction history."""
+    radiographs = Radiograph.objects.order_by("-uploaded_at", "-id").prefetch_related(
+        Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
+    )
+    cases = _visible_cases(user).select_related("patient", "team", "created_by")
+    return _get(cases.prefetch_related(Prefetch("radiographs", queryset=radiographs)), pk, "case")
+
+
+def worklist(*, user: User) -> QuerySet[Case]:
+    """The triage worklist: recent cases of the user's teams, newest first.
+
+    Each case carries ``radiograph_count``, ``latest_prediction_{id,status,label,probability}``
+    and ``fracture_suspected`` (True when any radiograph's current prediction says
+    "fractured"), so the page can highlight suspected fractures without extra queries.
+    """
+    return case_list(user=user)
+
+
+# Radiographs and predictions ------------------------------------------------------------------
+
+
+def radiograph_get(*, user: User, pk: Any) -> Radiograph:
+    """One radiograph of a visible case, with its prediction history (newest first)."""
+    radiographs = (
+        Radiograph.objects.filter(case__in=_visible_cases(user))
+        .select_related("case", "case__patient", "case__team")
+        .prefetch_related(
+            Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
+        )
+    )
+    return _get(radiographs, pk, "radiograph")
+
+
+def prediction_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
+    """Predictions on visible cases, newest first.
+
+    ``filters`` may hold ``status``, ``label``, ``case`` (id), ``patient`` (id), ``radiograph`` (id)
+    and ``model_version``.
+    """
+    wanted = _only(filters, ("status", "label", "case", "patient", "radiograph", "model_version"))
+    lookups = {"case": "radiograph__case", "patient": "radiograph__case__patient"}
+    predictions = Prediction.objects.filter(radiograph__case__in=_visible_cases(user)).filter(
+        **{lookups.get(key, key): value for key, value in wanted.items()}
+    )
+    return predictions.select_related("radiograph", "radiograph__case").order_by(*_NEWEST)
+
+
+def prediction_get(*, user: User, pk: Any) -> Prediction:
+    """One prediction on a visible case; ``Http404`` otherwise."""
+    return _get(prediction_list(user=user), pk, "prediction")

@@ -1,0 +1,162 @@
+"""Predictions: enqueue, claim and run exactly once, re-run on request, recover stale rows.
+
+The network is reached only through ``training.inference``, imported inside ``prediction_run``
+so that web processes never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from diagnosis import selectors
+from diagnosis.models import Prediction, Radiograph
+
+logger = logging.getLogger(__name__)
+
+Status = Prediction.Status
+# Database hiccups worth a retry; everything else about a run is a definite outcome.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def prediction_enqueue(*, prediction_id: int) -> bool:
+    """Send ``predict(prediction_id)`` to the broker; False (logged) when the broker is down.
+
+    Call it from ``transaction.on_commit``. A prediction that could not be sent stays ``queued``
+    with no ``enqueued_at`` and ``prediction_sweep_stale`` sends it again later.
+    """
+    from diagnosis.tasks import predict  # the task module imports the services
+
+    try:
+        predict.delay(prediction_id)
+    except (BrokerError, OSError) as exc:
+        logger.warning("prediction %s left queued, broker unavailable (%s); the sweeper will retry", prediction_id, exc)
+        return False
+    Prediction.objects.filter(pk=prediction_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def prediction_requeue(*, user: AbstractBaseUser, radiograph: Radiograph) -> Prediction:
+    """Ask for a fresh model run on a visible radiograph; returns the pending run if one exists."""
+    selectors.radiograph_get(user=user, pk=radiograph.pk)
+    with transaction.atomic():
+        Radiograph.objects.select_for_update().get(pk=radiograph.pk)
+        pending = radiograph.predictions.filter(status__in=(Status.QUEUED, Status.RUNNING)).first()
+        if pending is not None:
+            return pending
+        prediction = Prediction.objects.create(radiograph=radiograph)
+        transaction.on_commit(lambda: prediction_enqueue(prediction_id=prediction.pk))
+    return prediction
+
+
+def prediction_claim(*, prediction_id: int) -> bool:
+    """queued -> running, exactly once: True only for the single caller that changed the row."""
+    changed = Prediction.objects.filter(pk=prediction_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    return changed == 1
+
+
+def prediction_fail(*, prediction_id: int, reason: str) -> None:
+    """Record a definite failure of a pending run, with a reason a clinician can read."""
+    Prediction.objects.filter(pk=prediction_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+        status=Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+    )
+
+
+def prediction_run(*, prediction_id: int) -> None:
+    """Claim the prediction and run the model on its radiograph; quiet no-op if already claimed.
+
+    Outcomes: ``succeeded`` with the result, or ``failed`` with a readable ``error`` (model
+    unavailable, unreadable file). Transient database errors put the row back to ``queued`` and
+    propagate, so the task retries it.
+    """
+    if not prediction_claim(prediction_id=prediction_id):
+        logger.info("prediction %s already claimed or finished; nothing to do", prediction_id)
+        return
+    from training.imaging import ImageDecodeError, open_image
+    from training.inference import ModelUnavailable, get_predictor
+
+    try:
+        prediction = Prediction.objects.select_related("radiograph").get(pk=prediction_id)
+        try:
+            predictor = get_predictor(settings.FRACTURE_MODEL or None)
+        except ModelUnavailable as exc:
+            prediction_fail(prediction_id=prediction_id, reason=f"The AI model is unavailable: {exc}")
+            return
+        try:
+            with prediction.radiograph.image.open("rb") as handle:
+                image = open_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        except (ImageDecodeError, OSError) as exc:
+            prediction_fail(prediction_id=prediction_id, reason=f"The radiograph file could not be read: {exc}")
+            return
+        result = predictor.predict_images([image])[0]
+        prediction.label = result.label
+        prediction.probability = result.probability
+        prediction.threshold = result.threshold
+        prediction.model_version = result.model_version
+        prediction.inference_ms = result.inference_ms
+        prediction.status = Status.SUCCEEDED
+        prediction.error = ""
+        prediction.finished_at = timezone.now()
+        with transaction.atomic():
+            prediction.full_clean()
+            prediction.save()
+    except TRANSIENT_ERRORS:
+        _release(prediction_id)
+        raise
+
+
+def _release(prediction_id: int) -> None:
+    """running -> queued so a retry can claim it; if the database is still down the sweeper will."""
+    try:
+        Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING).update(status=Status.QUEUED)
+    except TRANSIENT_ERRORS:
+        logger.warning("prediction %s stays running until the sweeper requeues it", prediction_id)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    dispatched: int
+    failed: int
+
+
+def prediction_sweep_stale(*, now: datetime.datetime | None = None) -> SweepResult:
+    """Recover predictions a lost message or a killed worker left behind.
+
+    * ``running`` past the task's hard time limit (plus a margin): back to ``queued``;
+    * ``queued`` never handed to the broker (older than ``FRACTURE_SWEEP_UNSENT_AFTER_S``) or
+      handed over long ago (``FRACTURE_REDISPATCH_AFTER_S``): sent again (the claim makes
+      duplicates harmless);
+    * anything that already used ``FRACTURE_PREDICTION_MAX_ATTEMPTS`` attempts: ``failed``.
+    """
+    now = now or timezone.now()
+    max_attempts = settings.FRACTURE_PREDICTION_MAX_ATTEMPTS
+    stuck = Q(
+        status=Status.RUNNING, started_at__lt=now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
+    )
+    unsent = Q(
+        enqueued_at__isnull=True,
+        created_at__lt=now - datetime.timedelta(seconds=settings.FRACTURE_SWEEP_UNSENT_AFTER_S),
+    )
+    lost = Q(enqueued_at__lt=now - datetime.timedelta(seconds=settings.FRACTURE_REDISPATCH_AFTER_S))
+    exhausted = Q(attempts__gte=max_attempts) & (stuck | Q(status=Status.QUEUED) & (unsent | lost))
+
+    failed = Prediction.objects.filter(exhausted).update(
+        status=Status.FAILED, error=f"Gave up after {max_attempts} attempts.", finished_at=now
+    )
+    requeued = Prediction.objects.filter(stuck).update(status=Status.QUEUED, started_at=None, enqueued_at=None)
+    due = Prediction.objects.filter(Q(status=Status.QUEUED) & (unsent | lost)).order_by("created_at")
+    dispatched = sum(prediction_enqueue(prediction_id=pk) for pk in due.values_list("pk", flat=True)[:500])
+    if failed or requeued or dispatched:
+        logger.info("sweep: %s requeued, %s dispatched, %s failed", requeued, dispatched, failed)
+    return SweepResult(requeued=requeued, dispatched=dispatched, failed=failed)

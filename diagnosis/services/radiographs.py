@@ -1,0 +1,50 @@
+"""Radiograph upload: validated, stored under a random name, queued for the model in one transaction."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.db import transaction
+
+from diagnosis import selectors
+from diagnosis.models import Case, Prediction, Radiograph
+from diagnosis.services.predictions import prediction_enqueue
+from diagnosis.services.records import save_validated
+from diagnosis.validation import UploadRejected, validate_radiograph
+
+
+def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseUser) -> Radiograph:
+    """Validate and store an X-ray, create it with a queued prediction, enqueue the model run.
+
+    Raises ``UploadRejected`` for bad input. On any failure no row and no stored file remain.
+    The task is sent only after commit; if the broker is down the upload is kept as ``queued``
+    and ``diagnosis.tasks.sweep_stale_predictions`` dispatches it later.
+    """
+    selectors.case_get(user=user, pk=case.pk)
+    if case.status != Case.Status.OPEN:
+        raise UploadRejected("The case is closed; reopen it before adding radiographs.", code="case_closed")
+    checked = validate_radiograph(file)
+    upload = file if isinstance(file, File) else File(file)
+    radiograph = Radiograph(
+        case=case,
+        original_filename=checked.original_filename,
+        sha256=checked.sha256,
+        size_bytes=checked.size_bytes,
+        format=checked.format,
+        width=checked.width,
+        height=checked.height,
+        uploaded_by=user,
+    )
+    # The storage name comes from ``radiograph_upload_to`` (random); "upload" is ignored.
+    radiograph.image.save("upload", upload, save=False)
+    try:
+        with transaction.atomic():
+            save_validated(radiograph)
+            prediction = Prediction.objects.create(radiograph=radiograph)
+            transaction.on_commit(lambda: prediction_enqueue(prediction_id=prediction.pk))
+    except BaseException:
+        radiograph.image.storage.delete(radiograph.image.name)
+        raise
+    return radiograph

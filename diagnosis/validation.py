@@ -1,0 +1,103 @@
+"""Upload validation for radiographs: size, content sniffing, pixel limit, full decode.
+
+Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow).
+The client's filename and extension are never trusted: the bytes decide the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+
+from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
+
+ACCEPTED_FORMATS = ("JPEG", "PNG")
+_CHUNK = 64 * 1024
+
+
+class UploadRejected(ValidationError):
+    """The uploaded file is not an acceptable radiograph; the message says why."""
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    format: str
+    width: int
+    height: int
+    sha256: str
+    size_bytes: int
+    original_filename: str
+
+
+def sanitise_filename(name: str | None) -> str:
+    """A display-only name: no directories, no control characters, at most 255 characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFC", base)
+    cleaned = "".join(ch for ch in base if not unicodedata.category(ch).startswith("C")).strip()
+    return cleaned[:255]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+def _hash_and_measure(file: File, limit: int) -> tuple[str, int]:
+    """SHA-256 and size by streaming; stops as soon as the limit is passed."""
+    digest = hashlib.sha256()
+    total = 0
+    file.seek(0)
+    for chunk in file.chunks(_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise UploadRejected(f"The file is larger than the {_megabytes(limit)} limit.", code="too_large")
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest(), total
+
+
+def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
+    """Check an uploaded file and describe it; raise ``UploadRejected`` with a clear message.
+
+    Order matters: the declared size is checked before anything is read, the pixel count before
+    any pixel is decoded (``open_image(max_pixels=...)``), and the file is left at position 0.
+    """
+    upload = file if isinstance(file, File) else File(file)
+    limit = settings.FRACTURE_MAX_UPLOAD_BYTES
+    declared = getattr(upload, "size", None)
+    if declared is not None and declared > limit:
+        raise UploadRejected(f"The file is larger than the {_megabytes(limit)} limit.", code="too_large")
+    sha256, size = _hash_and_measure(upload, limit)
+    if size == 0:
+        raise UploadRejected("The file is empty.", code="empty")
+
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    detected = sniff_format(head)
+    if detected is None:
+        raise UploadRejected("The file is not an image (only JPEG and PNG are accepted).", code="not_image")
+    if detected not in ACCEPTED_FORMATS:
+        raise UploadRejected(
+            f"{detected} images are not accepted; upload a JPEG or PNG file.", code="unsupported_format"
+        )
+    try:
+        image = open_image(upload, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+    except ImageDecodeError as exc:
+        raise UploadRejected(f"The image could not be read: {exc}.", code="unreadable") from exc
+    finally:
+        upload.seek(0)
+    width, height = image.size
+    image.close()
+    return ValidatedImage(
+        format=detected,
+        width=width,
+        height=height,
+        sha256=sha256,
+        size_bytes=size,
+        original_filename=sanitise_filename(getattr(upload, "name", "")),
+    )
