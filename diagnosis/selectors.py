@@ -109,8 +109,10 @@ def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
         .filter(current_status=Prediction.Status.SUCCEEDED, current_label=Prediction.Label.FRACTURED)
     )
     latest = _latest_prediction_of_case()
+    newest_radiograph = Radiograph.objects.filter(case=OuterRef("pk")).order_by("-uploaded_at", "-id")
     return cases.annotate(
         radiograph_count=Count("radiographs", distinct=True),
+        latest_radiograph_id=Subquery(newest_radiograph.values("id")[:1]),
         latest_prediction_id=Subquery(latest.values("id")[:1]),
         latest_prediction_status=Subquery(latest.values("status")[:1]),
         latest_prediction_label=Subquery(latest.values("label")[:1]),
@@ -129,19 +131,29 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
     return _with_triage(cases).order_by(*_NEWEST)
 
 
+def _radiographs_with_history() -> Prefetch:
+    """Each radiograph newest first, with ``prediction_history`` (newest first; ``[0]`` is current)."""
+    history = Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
+    radiographs = Radiograph.objects.order_by("-uploaded_at", "-id").prefetch_related(history)
+    return Prefetch("radiographs", queryset=radiographs)
+
+
 def case_get(*, user: User, pk: Any) -> Case:
-    """One visible case with its radiographs (newest first) and their prediction history."""
-    radiographs = Radiograph.objects.order_by("-uploaded_at", "-id").prefetch_related(
-        Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
-    )
+    """One visible case with its radiographs and their prediction history (see above)."""
     cases = _visible_cases(user).select_related("patient", "team", "created_by")
-    return _get(cases.prefetch_related(Prefetch("radiographs", queryset=radiographs)), pk, "case")
+    return _get(cases.prefetch_related(_radiographs_with_history()), pk, "case")
+
+
+def case_history(*, user: User, patient: Patient) -> QuerySet[Case]:
+    """The visible cases of one patient, newest first, with radiographs and prediction history."""
+    return case_list(user=user, filters={"patient": patient.pk}).prefetch_related(_radiographs_with_history())
 
 
 def worklist(*, user: User) -> QuerySet[Case]:
     """The triage worklist: recent cases of the user's teams, newest first.
 
-    Each case carries ``radiograph_count``, ``latest_prediction_{id,status,label,probability}``
+    Each case carries ``radiograph_count``, ``latest_radiograph_id``,
+    ``latest_prediction_{id,status,label,probability}``
     and ``fracture_suspected`` (True when any radiograph's current prediction says
     "fractured"), so the page can highlight suspected fractures without extra queries.
     """
