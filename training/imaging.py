@@ -86,7 +86,7 @@ def open_image(source: str | os.PathLike | BinaryIO, *, max_pixels: int | None =
         return image
 
 
-def _to_grey_uint8(image: Image.Image) -> Image.Image:
+def to_grey(image: Image.Image) -> Image.Image:
     """One mode conversion for every input: the same picture gives the same grey pixels."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -118,7 +118,7 @@ def _to_rgb_uint8(image: Image.Image) -> Image.Image:
         return image
     if image.mode == "CMYK":
         return image.convert("RGB")
-    return _to_grey_uint8(image).convert("RGB")
+    return to_grey(image).convert("RGB")
 
 
 def _fit(image: Image.Image, size: int, resize: str) -> Image.Image:
@@ -146,7 +146,7 @@ def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
     size = int(spec["size"])
     color = spec.get("color", "grey")
     if color == "grey":
-        converted = _to_grey_uint8(image)
+        converted = to_grey(image)
     elif color == "rgb":
         converted = _to_rgb_uint8(image)
     else:
