@@ -45,6 +45,23 @@ class ImageFormat(models.TextChoices):
     PNG = "PNG", "PNG"
 
 
+class CaseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class PredictionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class PredictionLabel(models.TextChoices):
+    FRACTURED = "fractured", "Fracture suspected"
+    NOT_FRACTURED = "not_fractured", "No fracture suspected"
+
+
 _EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png"}
 
 
@@ -83,9 +100,7 @@ class Patient(models.Model):
 class Case(models.Model):
     """One clinical question about one body region of a patient, owned by a care team."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+    Status = CaseStatus
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
     team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="cases")
@@ -140,15 +155,8 @@ class Radiograph(models.Model):
 class Prediction(models.Model):
     """One model run on one radiograph. Re-runs add rows; the newest row is the current one."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    class Label(models.TextChoices):
-        FRACTURED = "fractured", "Fracture suspected"
-        NOT_FRACTURED = "not_fractured", "No fracture suspected"
+    Status = PredictionStatus
+    Label = PredictionLabel
 
     radiograph = models.ForeignKey(Radiograph, on_delete=models.PROTECT, related_name="predictions")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -1,3 +1,23 @@
+"""REST API v1 (DESIGN.md, contracts). Mounted at /api/v1/ without a namespace."""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.routers import SimpleRouter
+
+from diagnosis.api import views
+
+router = SimpleRouter()
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("cases", views.CaseViewSet, basename="case")
+router.register("predictions", views.PredictionViewSet, basename="prediction")
+
+urlpatterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("cases/<int:pk>/radiographs/", views.RadiographUploadView.as_view(), name="case-radiographs"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]

@@ -29,4 +29,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a "status" field with different choices; name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "diagnosis.models.CaseStatus",
+        "PredictionStatusEnum": "diagnosis.models.PredictionStatus",
+    },
 }

@@ -1,0 +1,152 @@
+"""Input and output shapes of the API. No rules here: views pass validated data to services."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from diagnosis import selectors
+from diagnosis.models import BodyRegion, Case, Patient, Prediction, Radiograph, Sex
+
+
+class _VisiblePrimaryKey(serializers.PrimaryKeyRelatedField):
+    """A primary key resolved through a selector: another team's object reads as non-existent."""
+
+    def get_queryset(self):
+        user = self.context["request"].user
+        if self.queryset.model is Patient:
+            return selectors.patient_list(user=user)
+        return Group.objects.all() if user.is_superuser else selectors.user_teams(user=user)
+
+
+def _absolute(serializer: serializers.Serializer, path: str) -> str:
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+# Patients -------------------------------------------------------------------------------------
+
+
+class PatientOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "mrn", "name", "date_of_birth", "sex"]
+        read_only_fields = fields
+
+
+class PatientCreateInput(serializers.Serializer):
+    mrn = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    date_of_birth = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Sex.choices, default=Sex.UNKNOWN)
+    team = _VisiblePrimaryKey(
+        queryset=Group.objects.all(), required=False, help_text="Care team; optional when you are in exactly one."
+    )
+
+
+class PatientUpdateInput(serializers.Serializer):
+    mrn = serializers.CharField(max_length=64, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    date_of_birth = serializers.DateField(required=False)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+
+
+# Cases ----------------------------------------------------------------------------------------
+
+
+class CaseOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Case
+        fields = ["id", "patient", "team", "body_region", "clinical_question", "status", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CaseCreateInput(serializers.Serializer):
+    patient = _VisiblePrimaryKey(queryset=Patient.objects.all())
+    team = _VisiblePrimaryKey(
+        queryset=Group.objects.all(), required=False, help_text="Care team; optional when you are in exactly one."
+    )
+    body_region = serializers.ChoiceField(choices=BodyRegion.choices)
+    clinical_question = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class CaseUpdateInput(serializers.Serializer):
+    body_region = serializers.ChoiceField(choices=BodyRegion.choices, required=False)
+    clinical_question = serializers.CharField(allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
+
+
+# Radiographs and predictions ------------------------------------------------------------------
+
+
+class PredictionOutput(serializers.ModelSerializer):
+    case = serializers.IntegerField(source="radiograph.case_id", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "url",
+            "radiograph",
+            "case",
+            "status",
+            "label",
+            "probability",
+            "threshold",
+            "model_version",
+            "inference_ms",
+            "error",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, prediction: Prediction) -> str:
+        return _absolute(self, reverse("prediction-detail", args=[prediction.pk]))
+
+
+class PredictionSummary(PredictionOutput):
+    class Meta(PredictionOutput.Meta):
+        fields = ["id", "status", "url"]
+        read_only_fields = fields
+
+
+class RadiographOutput(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField()
+    prediction = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Radiograph
+        fields = [
+            "id",
+            "case",
+            "original_filename",
+            "format",
+            "width",
+            "height",
+            "size_bytes",
+            "sha256",
+            "uploaded_at",
+            "image_url",
+            "prediction",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField())
+    def get_image_url(self, radiograph: Radiograph) -> str:
+        return _absolute(self, reverse("diagnosis:radiograph-image", args=[radiograph.pk]))
+
+    @extend_schema_field(PredictionSummary(allow_null=True))
+    def get_prediction(self, radiograph: Radiograph) -> dict | None:
+        current = radiograph.current_prediction
+        return PredictionSummary(current, context=self.context).data if current else None
+
+
+class RadiographUploadInput(serializers.Serializer):
+    image = serializers.FileField(help_text="A JPEG or PNG radiograph; the content decides, not the extension.")

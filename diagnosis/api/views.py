@@ -1,0 +1,152 @@
+"""API views: thin. Querysets come from selectors (scoped to the user), writes go to services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer, as_serializer_error
+from rest_framework.views import APIView
+
+from diagnosis import selectors, services
+from diagnosis.api import serializers as s
+from diagnosis.api.filters import CaseFilter, PredictionFilter
+from diagnosis.models import Case, Patient, Prediction
+
+
+def _call(service: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a service; its Django ValidationError becomes a 400 with field errors."""
+    try:
+        return service(**kwargs)
+    except DjangoValidationError as exc:
+        raise ValidationError(as_serializer_error(exc)) from exc
+
+
+def _validated(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class _CreateRetrieveUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """GET list/detail, POST, PATCH; no PUT and no DELETE (clinical records are kept)."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    create_input: type[Serializer]
+    update_input: type[Serializer]
+
+    def create(self, request: Request) -> Response:
+        created = self.perform_service_create(_validated(self.create_input, request))
+        return Response(self.get_serializer(created).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        updated = self.perform_service_update(self.get_object(), _validated(self.update_input, request))
+        return Response(self.get_serializer(updated).data)
+
+    def perform_service_create(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def perform_service_update(self, instance: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+@extend_schema(tags=["patients"])
+class PatientViewSet(_CreateRetrieveUpdate):
+    queryset = Patient.objects.none()  # schema and router only; get_queryset is scoped
+    serializer_class = s.PatientOutput
+    create_input = s.PatientCreateInput
+    update_input = s.PatientUpdateInput
+
+    def get_queryset(self):
+        return selectors.patient_list(user=self.request.user, query=self.request.query_params.get("search"))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("search", str, description="MRN (exact or prefix) or part of the name")]
+    )
+    def list(self, request: Request) -> Response:
+        return super().list(request)
+
+    @extend_schema(request=s.PatientCreateInput, responses={201: s.PatientOutput})
+    def create(self, request: Request) -> Response:
+        return super().create(request)
+
+    @extend_schema(request=s.PatientUpdateInput, responses=s.PatientOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return super().partial_update(request, pk)
+
+    def perform_service_create(self, data: dict[str, Any]) -> Patient:
+        return _call(services.patient_create, user=self.request.user, **data)
+
+    def perform_service_update(self, instance: Patient, data: dict[str, Any]) -> Patient:
+        return _call(services.patient_update, user=self.request.user, patient=instance, data=data)
+
+
+@extend_schema(tags=["cases"])
+class CaseViewSet(_CreateRetrieveUpdate):
+    queryset = Case.objects.none()  # schema and router only; get_queryset is scoped
+    serializer_class = s.CaseOutput
+    filterset_class = CaseFilter
+    create_input = s.CaseCreateInput
+    update_input = s.CaseUpdateInput
+
+    def get_queryset(self):
+        return selectors.case_list(user=self.request.user)
+
+    @extend_schema(request=s.CaseCreateInput, responses={201: s.CaseOutput})
+    def create(self, request: Request) -> Response:
+        return super().create(request)
+
+    @extend_schema(request=s.CaseUpdateInput, responses=s.CaseOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return super().partial_update(request, pk)
+
+    def perform_service_create(self, data: dict[str, Any]) -> Case:
+        return _call(services.case_create, user=self.request.user, **data)
+
+    def perform_service_update(self, instance: Case, data: dict[str, Any]) -> Case:
+        return _call(services.case_update, user=self.request.user, case=instance, data=data)
+
+
+@extend_schema(tags=["predictions"])
+class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Prediction.objects.none()  # schema and router only; get_queryset is scoped
+    serializer_class = s.PredictionOutput
+    filterset_class = PredictionFilter
+
+    def get_queryset(self):
+        return selectors.prediction_list(user=self.request.user)
+
+
+class RadiographUploadView(APIView):
+    """Upload one X-ray to a case; the AI opinion follows asynchronously (poll ``prediction.url``)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=["cases"],
+        operation_id="cases_radiographs_create",
+        request={"multipart/form-data": s.RadiographUploadInput},
+        responses={202: s.RadiographOutput},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        case = selectors.case_get(user=request.user, pk=pk)
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.FRACTURE_MAX_UPLOAD_BYTES + 64 * 1024:
+            limit_mb = settings.FRACTURE_MAX_UPLOAD_BYTES / (1024 * 1024)
+            return Response(
+                {"detail": f"The file is larger than the {limit_mb:g} MB limit."},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        data = _validated(s.RadiographUploadInput, request)
+        radiograph = _call(services.radiograph_upload, case=case, file=data["image"], user=request.user)
+        return Response(
+            s.RadiographOutput(radiograph, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
