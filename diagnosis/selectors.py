@@ -163,6 +163,14 @@ def worklist(*, user: User) -> QuerySet[Case]:
 # Radiographs and predictions ------------------------------------------------------------------
 
 
+def radiograph_list(*, user: User, case: Case | None = None) -> QuerySet[Radiograph]:
+    """Radiographs of visible cases (optionally of one case), newest first."""
+    radiographs = Radiograph.objects.filter(case__in=_visible_cases(user))
+    if case is not None:
+        radiographs = radiographs.filter(case=case)
+    return radiographs.select_related("case", "case__patient", "case__team").order_by("-uploaded_at", "-id")
+
+
 def radiograph_get(*, user: User, pk: Any) -> Radiograph:
     """One radiograph of a visible case, with its prediction history (newest first)."""
     radiographs = (

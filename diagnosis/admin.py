@@ -1,0 +1,120 @@
+"""Admin for auditing: scoped like the rest of the site, AI outputs and originals read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from diagnosis import selectors, services
+from diagnosis.models import Case, Patient, Prediction, Radiograph
+
+
+def _thumbnail(radiograph: Radiograph) -> str:
+    if radiograph.pk is None:
+        return "-"
+    url = reverse("diagnosis:radiograph-image", args=[radiograph.pk])
+    return format_html('<a href="{}"><img src="{}?thumb=1" alt="X-ray" style="max-height:96px"></a>', url, url)
+
+
+class _ReadOnly:
+    """Records written by services or the model: visible for audit, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("mrn", "name", "date_of_birth", "sex", "team", "created_at")
+    list_filter = ("sex", "team", "created_at")
+    search_fields = ("mrn", "name")
+    readonly_fields = ("created_by", "created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
+        return selectors.patient_list(user=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class RadiographInline(_ReadOnly, admin.TabularInline):
+    model = Radiograph
+    extra = 0
+    fields = ("thumbnail", "original_filename", "format", "width", "height", "uploaded_at")
+    readonly_fields = fields
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Radiograph) -> str:
+        return _thumbnail(obj)
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ("id", "patient", "body_region", "status", "team", "created_at")
+    list_filter = ("status", "body_region", "team", "created_at")
+    search_fields = ("patient__mrn", "patient__name")
+    readonly_fields = ("created_by", "created_at", "updated_at")
+    raw_id_fields = ("patient",)
+    inlines = [RadiographInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
+        return selectors.case_list(user=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class PredictionInline(_ReadOnly, admin.TabularInline):
+    model = Prediction
+    extra = 0
+    fields = ("status", "label", "probability", "threshold", "model_version", "error", "created_at", "finished_at")
+    readonly_fields = fields
+
+
+@admin.register(Radiograph)
+class RadiographAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = ("id", "thumbnail", "case", "original_filename", "format", "width", "height", "uploaded_at")
+    list_filter = ("format", "case__team", "uploaded_at")
+    search_fields = ("case__patient__mrn", "sha256")
+    readonly_fields = ("thumbnail", "sha256", "size_bytes", "uploaded_by")
+    exclude = ("image",)
+    inlines = [PredictionInline]
+    actions = ["request_new_prediction"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Radiograph]:
+        return selectors.radiograph_list(user=request.user)
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Radiograph) -> str:
+        return _thumbnail(obj)
+
+    @admin.action(description="Run the AI model again on the selected radiographs")
+    def request_new_prediction(self, request: HttpRequest, queryset: QuerySet[Radiograph]) -> None:
+        queued = 0
+        for radiograph in queryset:
+            try:
+                services.prediction_requeue(user=request.user, radiograph=radiograph)
+            except Http404:
+                continue
+            queued += 1
+        self.message_user(request, f"{queued} prediction(s) queued.", messages.SUCCESS)
+
+
+@admin.register(Prediction)
+class PredictionAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = ("id", "radiograph", "status", "label", "probability", "model_version", "created_at", "finished_at")
+    list_filter = ("status", "label", "model_version", "radiograph__case__team", "created_at")
+    search_fields = ("radiograph__case__patient__mrn", "model_version")
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Prediction]:
+        return selectors.prediction_list(user=request.user)
