@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "diagnosis",
     "training",
 ]
@@ -39,6 +41,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fracture_site.urls"
@@ -106,5 +110,6 @@ LOGGING = {
 }
 
 from fracture_site.settings.api import *  # noqa: E402,F403
+from fracture_site.settings.security import *  # noqa: E402,F403
 from fracture_site.settings.celery import *  # noqa: E402,F403
 from fracture_site.settings.ml import *  # noqa: E402,F403
