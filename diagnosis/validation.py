@@ -43,8 +43,14 @@ def sanitise_filename(name: str | None) -> str:
     return cleaned[:255]
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+def too_large_message(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        readable = f"{limit / (1024 * 1024):g} MB"
+    elif limit >= 1024:
+        readable = f"{limit / 1024:g} KB"
+    else:
+        readable = f"{limit} bytes"
+    return f"The file is larger than the {readable} limit."
 
 
 def _hash_and_measure(file: File, limit: int) -> tuple[str, int]:
@@ -55,7 +61,7 @@ def _hash_and_measure(file: File, limit: int) -> tuple[str, int]:
     for chunk in file.chunks(_CHUNK):
         total += len(chunk)
         if total > limit:
-            raise UploadRejected(f"The file is larger than the {_megabytes(limit)} limit.", code="too_large")
+            raise UploadRejected(too_large_message(limit), code="too_large")
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest(), total
@@ -71,7 +77,7 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
     limit = settings.FRACTURE_MAX_UPLOAD_BYTES
     declared = getattr(upload, "size", None)
     if declared is not None and declared > limit:
-        raise UploadRejected(f"The file is larger than the {_megabytes(limit)} limit.", code="too_large")
+        raise UploadRejected(too_large_message(limit), code="too_large")
     sha256, size = _hash_and_measure(upload, limit)
     if size == 0:
         raise UploadRejected("The file is empty.", code="empty")
@@ -88,7 +94,7 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
     try:
         image = open_image(upload, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
     except ImageDecodeError as exc:
-        raise UploadRejected(f"The image could not be read: {exc}.", code="unreadable") from exc
+        raise UploadRejected(f"The image could not be read: {str(exc).rstrip('.')}.", code="unreadable") from exc
     finally:
         upload.seek(0)
     width, height = image.size

@@ -9,3 +9,44 @@ import pytest
 def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
+
+
+@pytest.fixture
+def team(db):
+    from tests.factories import TeamFactory
+
+    return TeamFactory(name="Emergency")
+
+
+@pytest.fixture
+def clinician(team):
+    """A clinician in exactly one care team (``team``)."""
+    from tests.factories import UserFactory
+
+    return UserFactory(username="dr_ada", teams=[team])
+
+
+@pytest.fixture
+def outsider(db):
+    """A clinician of another care team: must see none of ``team``'s records."""
+    from tests.factories import TeamFactory, UserFactory
+
+    return UserFactory(username="dr_other", teams=[TeamFactory(name="Orthopaedics")])
+
+
+@pytest.fixture
+def api_client(clinician):
+    """An API client authenticated as ``clinician`` with a token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clinician).key}")
+    return client
+
+
+@pytest.fixture
+def clinician_client(client, clinician):
+    """A browser client logged in as ``clinician``."""
+    client.force_login(clinician)
+    return client

@@ -20,6 +20,7 @@ from diagnosis import selectors, services
 from diagnosis.api import serializers as s
 from diagnosis.api.filters import CaseFilter, PredictionFilter
 from diagnosis.models import Case, Patient, Prediction
+from diagnosis.validation import too_large_message
 
 
 def _call(service: Callable[..., Any], **kwargs: Any) -> Any:
@@ -140,11 +141,8 @@ class RadiographUploadView(APIView):
         case = selectors.case_get(user=request.user, pk=pk)
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > settings.FRACTURE_MAX_UPLOAD_BYTES + 64 * 1024:
-            limit_mb = settings.FRACTURE_MAX_UPLOAD_BYTES / (1024 * 1024)
-            return Response(
-                {"detail": f"The file is larger than the {limit_mb:g} MB limit."},
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+            detail = too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)
+            return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         data = _validated(s.RadiographUploadInput, request)
         radiograph = _call(services.radiograph_upload, case=case, file=data["image"], user=request.user)
         return Response(

@@ -88,7 +88,7 @@ def prediction_run(*, prediction_id: int) -> None:
     try:
         prediction = Prediction.objects.select_related("radiograph").get(pk=prediction_id)
         try:
-            predictor = get_predictor(settings.FRACTURE_MODEL or None)
+            predictor = get_predictor()
         except ModelUnavailable as exc:
             prediction_fail(prediction_id=prediction_id, reason=f"The AI model is unavailable: {exc}")
             return
