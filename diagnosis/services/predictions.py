@@ -154,9 +154,13 @@ def prediction_sweep_stale(*, now: datetime.datetime | None = None) -> SweepResu
     failed = Prediction.objects.filter(exhausted).update(
         status=Status.FAILED, error=f"Gave up after {max_attempts} attempts.", finished_at=now
     )
-    requeued = Prediction.objects.filter(stuck).update(status=Status.QUEUED, started_at=None, enqueued_at=None)
+    stuck_ids = list(Prediction.objects.filter(stuck).values_list("pk", flat=True)[:500])
+    requeued = Prediction.objects.filter(stuck, pk__in=stuck_ids).update(
+        status=Status.QUEUED, started_at=None, enqueued_at=None
+    )
     due = Prediction.objects.filter(Q(status=Status.QUEUED) & (unsent | lost)).order_by("created_at")
-    dispatched = sum(prediction_enqueue(prediction_id=pk) for pk in due.values_list("pk", flat=True)[:500])
+    to_send = sorted({*stuck_ids, *due.values_list("pk", flat=True)[:500]})
+    dispatched = sum(prediction_enqueue(prediction_id=pk) for pk in to_send)
     if failed or requeued or dispatched:
         logger.info("sweep: %s requeued, %s dispatched, %s failed", requeued, dispatched, failed)
     return SweepResult(requeued=requeued, dispatched=dispatched, failed=failed)

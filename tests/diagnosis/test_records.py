@@ -1,0 +1,139 @@
+"""Patients and cases: services and the selectors' visibility rule."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from diagnosis import selectors, services
+from diagnosis.models import Case
+from tests.factories import CaseFactory, PatientFactory, PredictionFactory, RadiographFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DOB = datetime.date(1980, 5, 17)
+
+
+def test_patient_create_trims_and_defaults_to_the_only_team(clinician, team):
+    patient = services.patient_create(user=clinician, mrn="  A123 ", name=" Ada Lovelace ", date_of_birth=DOB)
+    assert (patient.mrn, patient.name, patient.team, patient.sex) == ("A123", "Ada Lovelace", team, "unknown")
+
+
+def test_patient_create_needs_a_team_choice_for_members_of_several(clinician):
+    clinician.groups.add(TeamFactory())
+    with pytest.raises(ValidationError, match="Choose the care team"):
+        services.patient_create(user=clinician, mrn="A1", name="X", date_of_birth=DOB)
+
+
+def test_patient_create_refuses_a_team_the_user_is_not_in(clinician):
+    with pytest.raises(ValidationError, match="not a member"):
+        services.patient_create(user=clinician, team=TeamFactory(), mrn="A1", name="X", date_of_birth=DOB)
+
+
+def test_patient_mrn_is_unique_and_not_blank(clinician):
+    services.patient_create(user=clinician, mrn="A1", name="X", date_of_birth=DOB)
+    with pytest.raises(ValidationError, match="MRN already exists"):
+        services.patient_create(user=clinician, mrn=" A1", name="Y", date_of_birth=DOB)
+    with pytest.raises(ValidationError):
+        services.patient_create(user=clinician, mrn="   ", name="Y", date_of_birth=DOB)
+
+
+def test_patient_update_changes_only_demographics(clinician, team):
+    patient = PatientFactory(team=team)
+    services.patient_update(user=clinician, patient=patient, data={"name": "New Name", "sex": "male"})
+    patient.refresh_from_db()
+    assert (patient.name, patient.sex) == ("New Name", "male")
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        services.patient_update(user=clinician, patient=patient, data={"team": TeamFactory()})
+
+
+def test_patient_update_of_another_teams_patient_is_not_found(outsider):
+    with pytest.raises(Http404):
+        services.patient_update(user=outsider, patient=PatientFactory(), data={"name": "X"})
+
+
+def test_case_create_for_visible_patient(clinician, team):
+    case = services.case_create(
+        user=clinician, patient=PatientFactory(team=team), body_region="ankle", clinical_question=" Twisted. "
+    )
+    assert (case.team, case.status, case.clinical_question, case.created_by) == (team, "open", "Twisted.", clinician)
+
+
+def test_case_create_refuses_invisible_patient_and_bad_region(clinician, team):
+    with pytest.raises(ValidationError, match="Unknown patient"):
+        services.case_create(user=clinician, patient=PatientFactory(), body_region="ankle")
+    with pytest.raises(ValidationError, match="body_region"):
+        services.case_create(user=clinician, patient=PatientFactory(team=team), body_region="tail")
+
+
+def test_case_update_closes_case(clinician, team):
+    case = CaseFactory(team=team)
+    services.case_update(user=clinician, case=case, data={"status": "closed"})
+    assert Case.objects.get(pk=case.pk).status == "closed"
+
+
+def test_patient_visibility_rule(clinician, outsider, team):
+    registered_here = PatientFactory(team=team)
+    treated_here = CaseFactory(team=team).patient  # registered by another team
+    treated_here.team = TeamFactory()
+    treated_here.save()
+    elsewhere = PatientFactory()
+    assert set(selectors.patient_list(user=clinician)) == {registered_here, treated_here}
+    assert set(selectors.patient_list(user=outsider)) == set()
+    with pytest.raises(Http404):
+        selectors.patient_get(user=clinician, pk=elsewhere.pk)
+    with pytest.raises(Http404):
+        selectors.patient_get(user=clinician, pk="not-a-number")
+    superuser = UserFactory(is_superuser=True)
+    assert selectors.patient_list(user=superuser).count() == 3
+
+
+def test_patient_search_by_mrn_or_name(clinician, team):
+    ada = PatientFactory(team=team, mrn="AB-100", name="Ada Lovelace")
+    PatientFactory(team=team, mrn="ZZ-200", name="Grace Hopper")
+    assert list(selectors.patient_list(user=clinician, query="ab-1")) == [ada]
+    assert list(selectors.patient_list(user=clinician, query="lovel")) == [ada]
+
+
+def test_cases_radiographs_predictions_are_scoped(clinician, outsider, team):
+    prediction = PredictionFactory(radiograph__case__team=team)
+    case = prediction.radiograph.case
+    assert list(selectors.case_list(user=clinician)) == [case]
+    assert list(selectors.prediction_list(user=clinician, filters={"case": case.pk})) == [prediction]
+    for getter, pk in [
+        (selectors.case_get, case.pk),
+        (selectors.radiograph_get, prediction.radiograph.pk),
+        (selectors.prediction_get, prediction.pk),
+    ]:
+        assert getter(user=clinician, pk=pk).pk == pk
+        with pytest.raises(Http404):
+            getter(user=outsider, pk=pk)
+
+
+def test_worklist_flags_cases_whose_current_prediction_suspects_a_fracture(clinician, team):
+    quiet = CaseFactory(team=team)
+    PredictionFactory(radiograph__case=quiet, not_fractured=True)
+    flagged = CaseFactory(team=team)
+    PredictionFactory(radiograph__case=flagged, fractured=True)
+    rerun = CaseFactory(team=team)
+    radiograph = RadiographFactory(case=rerun)
+    PredictionFactory(radiograph=radiograph, fractured=True)
+    newest = PredictionFactory(radiograph=radiograph, not_fractured=True)
+
+    rows = {case.pk: case for case in selectors.worklist(user=clinician)}
+    assert [case.pk for case in selectors.worklist(user=clinician)] == [rerun.pk, flagged.pk, quiet.pk]
+    assert (rows[flagged.pk].fracture_suspected, rows[quiet.pk].fracture_suspected) == (True, False)
+    assert rows[rerun.pk].fracture_suspected is False
+    assert (rows[rerun.pk].latest_prediction_id, rows[rerun.pk].latest_prediction_label) == (newest.pk, "not_fractured")
+    assert (rows[rerun.pk].radiograph_count, rows[rerun.pk].latest_radiograph_id) == (1, radiograph.pk)
+
+
+def test_case_get_prefetches_current_prediction(clinician, team, django_assert_num_queries):
+    older = PredictionFactory(radiograph__case__team=team, fractured=True)
+    newer = PredictionFactory(radiograph=older.radiograph)
+    case = selectors.case_get(user=clinician, pk=older.radiograph.case.pk)
+    with django_assert_num_queries(0):
+        assert [r.current_prediction for r in case.radiographs.all()] == [newer]
