@@ -144,7 +144,10 @@ class RadiographUploadView(APIView):
             detail = too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)
             return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         data = _validated(s.RadiographUploadInput, request)
-        radiograph = _call(services.radiograph_upload, case=case, file=data["image"], user=request.user)
+        try:
+            radiograph = services.radiograph_upload(case=case, file=data["image"], user=request.user)
+        except services.UploadRejected as exc:
+            raise ValidationError({"image": exc.messages}) from exc
         return Response(
             s.RadiographOutput(radiograph, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
