@@ -17,7 +17,7 @@ DATASET = (REPO_ROOT / ".." / "shared" / "datasets" / "bone-fracture").resolve()
 def sent_tasks(request, monkeypatch) -> list[int]:
     """Prediction ids handed to the broker. Only the real-path tests talk to Redis."""
     sent: list[int] = []
-    if "celery_worker" in request.fixturenames:
+    if "worker_process" in request.fixturenames:
         return sent
     from diagnosis.tasks import predict
 
