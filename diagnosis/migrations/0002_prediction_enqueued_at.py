@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('diagnosis', '0001_initial'),
+        ("diagnosis", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='prediction',
-            name='enqueued_at',
+            model_name="prediction",
+            name="enqueued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
