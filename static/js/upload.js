@@ -41,7 +41,56 @@
     return parts.join(" ") || "Upload failed (HTTP " + code + ").";
   }
 
-  function upload(form, list, file) {
+  function when(iso) {
+    return new Date(iso).toLocaleString("en-GB", {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+    });
+  }
+
+  function cell(row, content) {
+    var td = document.createElement("td");
+    if (content !== undefined) td.append(content);
+    row.append(td);
+    return td;
+  }
+
+  // A new row in the case's X-ray table; its result cells fill in when the prediction finishes.
+  function addRow(table, radiograph, badge) {
+    var body = table.tBodies[0];
+    var empty = body.querySelector(".empty-row");
+    if (empty) empty.remove();
+    var detail = table.getAttribute("data-detail-url").replace("/0/", "/" + radiograph.id + "/");
+    var row = document.createElement("tr");
+    var link = document.createElement("a");
+    link.href = detail;
+    var img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = "X-ray thumbnail";
+    img.src = radiograph.image_url + "?thumb=1";
+    link.append(img);
+    cell(row, link).className = "thumbcell";
+    var name = document.createElement("a");
+    name.href = detail;
+    name.textContent = radiograph.original_filename;
+    var meta = document.createElement("small");
+    meta.className = "muted";
+    meta.textContent = radiograph.width + "×" + radiograph.height + " " + radiograph.format;
+    var fileCell = cell(row, name);
+    fileCell.append(document.createElement("br"), meta);
+    cell(row, when(radiograph.uploaded_at));
+    cell(row, badge);
+    var threshold = cell(row), model = cell(row), finished = cell(row);
+    badge.addEventListener("prediction:update", function (e) {
+      var p = e.detail;
+      if (p.status !== "succeeded") return;
+      threshold.textContent = p.threshold.toFixed(2);
+      model.textContent = p.model_version;
+      finished.textContent = when(p.finished_at);
+    });
+    body.prepend(row);
+  }
+
+  function upload(form, list, table, file) {
     var status = item(list, file);
     var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
     if (!ACCEPTED.test(file.name)) return fail(status, "Only JPG, JPEG or PNG images can be uploaded.");
@@ -58,8 +107,10 @@
       .then(function (res) {
         if (res.r.status !== 202) return fail(status, errorText(res.body, res.r.status));
         var p = res.body.prediction;
+        status.closest("li").remove();
         status.setAttribute("data-poll", p.url);
         status.setAttribute("data-prediction", p.id);
+        addRow(table, res.body, status);
         window.fractureLive.render(status, { status: p.status });
         window.fractureLive.watch(status);
       })
@@ -71,8 +122,9 @@
     if (!form) return;
     document.documentElement.classList.add("js");
     var list = document.getElementById("upload-list");
+    var table = document.getElementById("radiographs");
     var input = document.getElementById("id_image");
-    function send(files) { Array.prototype.forEach.call(files, function (f) { upload(form, list, f); }); }
+    function send(files) { Array.prototype.forEach.call(files, function (f) { upload(form, list, table, f); }); }
     input.addEventListener("change", function () { send(input.files); input.value = ""; });
     form.addEventListener("submit", function (e) { e.preventDefault(); send(input.files); });
     ["dragenter", "dragover"].forEach(function (t) {
