@@ -1,0 +1,127 @@
+"""Clinician pages: what a logged-in clinician sees, and what another team never sees."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from diagnosis.models import Case, Patient, Prediction, Radiograph
+from tests.factories import CaseFactory, PatientFactory, PredictionFactory, image_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fractured(team):
+    return PredictionFactory(fractured=True, radiograph__case__team=team, radiograph__case__patient__team=team)
+
+
+def _page_urls(prediction: Prediction) -> list[str]:
+    radiograph = prediction.radiograph
+    case = radiograph.case
+    return [
+        reverse("diagnosis:patient-detail", args=[case.patient.pk]),
+        reverse("diagnosis:patient-edit", args=[case.patient.pk]),
+        reverse("diagnosis:case-create", args=[case.patient.pk]),
+        reverse("diagnosis:case-detail", args=[case.pk]),
+        reverse("diagnosis:case-edit", args=[case.pk]),
+        reverse("diagnosis:radiograph-detail", args=[radiograph.pk]),
+        reverse("diagnosis:radiograph-image", args=[radiograph.pk]),
+        reverse("diagnosis:radiograph-image", args=[radiograph.pk]) + "?thumb=1",
+    ]
+
+
+def test_anonymous_is_sent_to_login(client, fractured):
+    for url in [reverse("diagnosis:worklist"), reverse("diagnosis:patient-list"), *_page_urls(fractured)]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+
+
+def test_every_page_and_image_is_404_for_another_team(client, outsider, fractured):
+    client.force_login(outsider)
+    for url in _page_urls(fractured):
+        assert client.get(url).status_code == 404, url
+    upload = reverse("diagnosis:case-upload", args=[fractured.radiograph.case.pk])
+    assert client.post(upload, {"image": []}).status_code == 404
+    worklist = client.get(reverse("diagnosis:worklist")).content.decode()
+    assert fractured.radiograph.case.patient.name not in worklist
+    patients = client.get(reverse("diagnosis:patient-list")).content.decode()
+    assert fractured.radiograph.case.patient.mrn not in patients
+
+
+def test_worklist_flags_suspected_fracture_and_shows_notice(clinician_client, fractured, team):
+    calm = PredictionFactory(not_fractured=True, radiograph__case__team=team, radiograph__case__patient__team=team)
+    html = clinician_client.get(reverse("diagnosis:worklist")).content.decode()
+    assert "Decision support only: not a diagnosis." in html
+    assert html.count('class="row-flag"') == 1
+    assert "Suspected fracture" in html and "90%" in html
+    assert "No fracture seen" in html and calm.radiograph.case.patient.name in html
+    thumb = reverse("diagnosis:radiograph-image", args=[fractured.radiograph.pk]) + "?thumb=1"
+    assert thumb in html
+
+
+def test_pending_prediction_is_polled_from_the_api(clinician_client, team):
+    queued = PredictionFactory(radiograph__case__team=team, radiograph__case__patient__team=team)
+    html = clinician_client.get(reverse("diagnosis:case-detail", args=[queued.radiograph.case.pk])).content.decode()
+    assert f'data-poll="/api/v1/predictions/{queued.pk}/"' in html
+    assert "Queued" in html
+
+
+def test_radiograph_page_shows_result_details(clinician_client, fractured):
+    url = reverse("diagnosis:radiograph-detail", args=[fractured.radiograph.pk])
+    html = clinician_client.get(url).content.decode()
+    for expected in ("Suspected fracture", "90%", "0.50", fractured.model_version, "not a diagnosis"):
+        assert expected in html
+
+
+def test_patient_search_by_mrn_and_name(clinician_client, team):
+    PatientFactory(team=team, mrn="A-1001", name="Grace Hopper")
+    PatientFactory(team=team, mrn="B-2002", name="Alan Turing")
+    by_mrn = clinician_client.get(reverse("diagnosis:patient-list"), {"q": "A-10"}).content.decode()
+    assert "Grace Hopper" in by_mrn and "Alan Turing" not in by_mrn
+    by_name = clinician_client.get(reverse("diagnosis:patient-list"), {"q": "turing"}).content.decode()
+    assert "Alan Turing" in by_name and "Grace Hopper" not in by_name
+
+
+def test_create_patient_then_case_through_the_forms(clinician_client, clinician):
+    response = clinician_client.post(
+        reverse("diagnosis:patient-create"),
+        {"mrn": " MRN-77 ", "name": "Mary Anning", "date_of_birth": "1799-05-21", "sex": "female",
+         "team": clinician.groups.get().pk},
+    )  # fmt: skip
+    patient = Patient.objects.get(mrn="MRN-77")
+    assert response.status_code == 302 and response["Location"] == f"/patients/{patient.pk}/"
+    response = clinician_client.post(
+        reverse("diagnosis:case-create", args=[patient.pk]),
+        {"body_region": "ankle", "clinical_question": "Inversion injury", "team": clinician.groups.get().pk},
+    )
+    case = Case.objects.get(patient=patient)
+    assert response["Location"] == f"/cases/{case.pk}/" and case.created_by == clinician
+
+
+def test_duplicate_mrn_is_a_form_error_not_a_crash(clinician_client, clinician, team):
+    PatientFactory(team=team, mrn="DUP-1")
+    response = clinician_client.post(
+        reverse("diagnosis:patient-create"),
+        {"mrn": "DUP-1", "name": "Someone", "date_of_birth": "2000-01-01", "sex": "unknown", "team": team.pk},
+    )
+    assert response.status_code == 400
+    assert "MRN" in response.content.decode() and Patient.objects.filter(mrn="DUP-1").count() == 1
+
+
+def test_form_upload_fallback_stores_and_reports_rejections(clinician_client, team, sent_tasks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = CaseFactory(team=team, patient__team=team)
+    good = SimpleUploadedFile("hand.png", image_bytes("PNG"), content_type="image/png")
+    bad = SimpleUploadedFile("notes.png", b"just some text", content_type="image/png")
+    response = clinician_client.post(reverse("diagnosis:case-upload", args=[case.pk]), {"image": [good, bad]}, follow=True)
+    html = response.content.decode()
+    assert "hand.png: uploaded, analysis queued." in html and "notes.png:" in html
+    assert Radiograph.objects.filter(case=case).count() == 1 and len(sent_tasks) == 1
+
+
+def test_pages_carry_a_strict_content_security_policy(clinician_client):
+    policy = clinician_client.get(reverse("diagnosis:worklist"))["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
