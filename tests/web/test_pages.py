@@ -115,7 +115,9 @@ def test_form_upload_fallback_stores_and_reports_rejections(clinician_client, te
     case = CaseFactory(team=team, patient__team=team)
     good = SimpleUploadedFile("hand.png", image_bytes("PNG"), content_type="image/png")
     bad = SimpleUploadedFile("notes.png", b"just some text", content_type="image/png")
-    response = clinician_client.post(reverse("diagnosis:case-upload", args=[case.pk]), {"image": [good, bad]}, follow=True)
+    response = clinician_client.post(
+        reverse("diagnosis:case-upload", args=[case.pk]), {"image": [good, bad]}, follow=True
+    )
     html = response.content.decode()
     assert "hand.png: uploaded, analysis queued." in html and "notes.png:" in html
     assert Radiograph.objects.filter(case=case).count() == 1 and len(sent_tasks) == 1
