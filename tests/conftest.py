@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.models", "tests.fixtures.worker"]
+
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):

@@ -109,15 +109,18 @@ def test_duplicate_mrn_is_a_form_error_not_a_crash(clinician_client, clinician, 
     assert "MRN" in response.content.decode() and Patient.objects.filter(mrn="DUP-1").count() == 1
 
 
-def test_form_upload_fallback_stores_and_reports_rejections(clinician_client, team, sent_tasks):
+def test_form_upload_fallback_stores_and_reports_rejections(
+    clinician_client, team, sent_tasks, django_capture_on_commit_callbacks
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     case = CaseFactory(team=team, patient__team=team)
     good = SimpleUploadedFile("hand.png", image_bytes("PNG"), content_type="image/png")
     bad = SimpleUploadedFile("notes.png", b"just some text", content_type="image/png")
-    response = clinician_client.post(
-        reverse("diagnosis:case-upload", args=[case.pk]), {"image": [good, bad]}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = clinician_client.post(
+            reverse("diagnosis:case-upload", args=[case.pk]), {"image": [good, bad]}, follow=True
+        )
     html = response.content.decode()
     assert "hand.png: uploaded, analysis queued." in html and "notes.png:" in html
     assert Radiograph.objects.filter(case=case).count() == 1 and len(sent_tasks) == 1

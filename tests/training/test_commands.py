@@ -1,0 +1,106 @@
+"""retrain, evaluate and classify end to end on the synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from PIL import Image
+
+from training.cache import ImageCache
+from training.cards import validate_card
+from training.dataset import load_split
+from training.imaging import open_image, to_model_input
+from training.inference import get_predictor
+from training.models import ModelVersion
+from training.pipeline import as_float
+from training.registry import read_card
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.mark.django_db
+def test_retrain_writes_a_loadable_version_and_registers_it(tiny_dataset, tmp_path, settings):
+    settings.FRACTURE_MODELS_DIR = tmp_path / "models"
+    settings.FRACTURE_CACHE_DIR = tmp_path / "cache"
+    out = StringIO()
+    args = ["--data", str(tiny_dataset), "--epochs", "1", "--image-size", "32", "--batch-size", "16"]
+    call_command("retrain", *args, stdout=out, stderr=StringIO())
+
+    (folder,) = [p for p in settings.FRACTURE_MODELS_DIR.iterdir() if p.is_dir()]
+    card = read_card(folder)
+    assert validate_card(card) == []
+    assert card["input"] == {"size": 32, "color": "grey", "resize": "letterbox"}
+    assert 0 <= card["thresholds"]["high_sensitivity"] <= card["thresholds"]["balanced"] <= 1
+    assert card["data"]["counts"]["train"] == {"fractured": 16, "not_fractured": 16, "groups": 32, "skipped": 0}
+    assert card["leakage"]["leakage_found"] is False
+    assert {"val", "test"} <= set(card["metrics"])
+    for name in ("model.keras", "training_curves.png", "roc_curve.png", "confusion_matrix.png"):
+        assert (folder / name).is_file()
+    assert get_predictor(folder.name).version == folder.name
+    assert ModelVersion.objects.get(version=folder.name).architecture == "default"
+
+    # A second run never overwrites the first.
+    call_command("retrain", *args, stdout=StringIO(), stderr=StringIO())
+    assert len([p for p in settings.FRACTURE_MODELS_DIR.iterdir() if p.is_dir()]) == 2
+
+
+def test_retrain_refuses_leaky_splits_unless_allowed(tiny_dataset, tmp_path, settings):
+    settings.FRACTURE_MODELS_DIR = tmp_path / "models"
+    settings.FRACTURE_CACHE_DIR = tmp_path / "cache"
+    source = tiny_dataset / "train" / "fractured" / "img1.png"
+    shutil.copy(source, tiny_dataset / "test" / "fractured" / "dup.png")
+    Image.open(source).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tiny_dataset / "val" / "fractured" / "flip.png")
+    with pytest.raises(CommandError, match="allow-leakage"):
+        call_command("retrain", "--data", str(tiny_dataset), "--image-size", "32", stdout=StringIO(), stderr=StringIO())
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def _classify(*args) -> list[dict]:
+    out = StringIO()
+    call_command("classify", *args, "--json", stdout=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_classify_matches_evaluate_on_the_same_files(serve_models, tmp_path):
+    data = serve_models["data"]
+    out = StringIO()
+    call_command("evaluate", "--data", str(data), "--split", "test", "--out", str(tmp_path / "ev"), stdout=out)
+    evaluated = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert (tmp_path / "ev" / "roc_curve.png").is_file()
+    assert "AUROC image" in out.getvalue()
+
+    paths = [str(data / row["path"]) for row in evaluated["predictions"]]
+    rows = _classify(*paths)
+    version = serve_models["result"].card["version"]
+    for row, ev in zip(rows, evaluated["predictions"], strict=True):
+        assert row["model_version"] == version
+        assert row["probability"] == pytest.approx(ev["probability"], abs=1e-5)
+        assert row["label"] in ("fractured", "not_fractured")
+
+
+def test_classify_reports_bad_files_and_fails_only_if_none_read(serve_models, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    good = next((serve_models["data"] / "val" / "fractured").iterdir())
+    rows = _classify(str(bad), str(good), str(tmp_path / "missing.png"))
+    assert "error" in rows[0] and "error" in rows[2]
+    assert rows[1]["label"] in ("fractured", "not_fractured")
+    with pytest.raises(CommandError, match="no file could be read"):
+        _classify(str(bad))
+
+
+def test_training_and_serving_preprocess_identically(serve_models):
+    """The cached training arrays, to_model_input and the predictor agree on the same files."""
+    predictor = get_predictor()
+    split = load_split(serve_models["data"], "val", predictor.spec, ImageCache(serve_models["cache"], workers=1))
+    files = [f.path for f in split.files]
+    served = np.stack([to_model_input(open_image(p), predictor.spec) for p in files])
+    np.testing.assert_array_equal(as_float(split.x), served)
+    from_paths = [r.probability for r in predictor.predict_paths(files)]
+    np.testing.assert_allclose(from_paths, predictor.probabilities(as_float(split.x)), atol=1e-6)

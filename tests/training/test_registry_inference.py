@@ -1,0 +1,70 @@
+"""Model registry and the inference module's contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from training.inference import ModelUnavailable, PredictionResult, clear_cache, get_predictor
+from training.registry import read_card, resolve_version_dir
+from training.testing import build_tiny_model_version
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    build_tiny_model_version(root, version="a-old")
+    folder = build_tiny_model_version(root, version="b-new")
+    return root, folder
+
+
+@pytest.fixture
+def models(settings, tiny_root):
+    settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tiny_root[0], ""
+    clear_cache()
+    yield tiny_root[0]
+    clear_cache()
+
+
+def test_resolves_explicit_setting_and_newest(models, settings):
+    assert resolve_version_dir("a-old").name == "a-old"
+    assert resolve_version_dir().name == "b-new"
+    settings.FRACTURE_MODEL = "a-old"
+    assert resolve_version_dir().name == "a-old"
+    with pytest.raises(ModelUnavailable, match="not found"):
+        resolve_version_dir("nope")
+    with pytest.raises(ModelUnavailable):
+        resolve_version_dir("../a-old")
+
+
+def test_empty_folder_fails_loudly(settings, tmp_path):
+    settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
+    with pytest.raises(ModelUnavailable, match="retrain"):
+        get_predictor()
+
+
+def test_corrupt_card_and_model_fail_loudly(settings, tmp_path):
+    settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
+    folder = build_tiny_model_version(tmp_path, version="broken")
+    (folder / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+        get_predictor("broken")
+    (folder / "card.json").write_text("{ not json")
+    with pytest.raises(ModelUnavailable, match="unreadable"):
+        read_card(folder)
+
+
+def test_predictor_contract(models):
+    predictor = get_predictor()
+    assert predictor is get_predictor("b-new")  # cached per process
+    assert predictor.version == "b-new" and predictor.threshold == 0.5
+    assert json.loads((models / "b-new" / "card.json").read_text())["version"] == "b-new"
+    results = predictor.predict_images([Image.new("L", (50, 80), 128), Image.new("RGB", (90, 20), (9, 9, 9))])
+    assert len(results) == 2
+    for r in results:
+        assert isinstance(r, PredictionResult)
+        assert 0.0 <= r.probability <= 1.0
+        assert r.label == ("fractured" if r.probability >= r.threshold else "not_fractured")
+        assert r.model_version == "b-new" and r.inference_ms > 0
