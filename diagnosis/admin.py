@@ -10,13 +10,21 @@ from django.utils.html import format_html
 
 from diagnosis import selectors, services
 from diagnosis.models import Case, Patient, Prediction, Radiograph
+from diagnosis.templatetags.diagnosis_tags import percent
 
 
 def _thumbnail(radiograph: Radiograph) -> str:
     if radiograph.pk is None:
         return "-"
     url = reverse("diagnosis:radiograph-image", args=[radiograph.pk])
-    return format_html('<a href="{}"><img src="{}?thumb=1" alt="X-ray" style="max-height:96px"></a>', url, url)
+    return format_html('<a href="{}"><img class="xray-thumb" src="{}?thumb=1" alt="X-ray"></a>', url, url)
+
+
+class _AdminMedia:
+    """Thumbnail sizing from a stylesheet: the CSP allows no inline style attributes."""
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
 
 class _ReadOnly:
@@ -58,7 +66,7 @@ class RadiographInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(_AdminMedia, admin.ModelAdmin):
     list_display = ("id", "patient", "body_region", "status", "team", "created_at")
     list_filter = ("status", "body_region", "team", "created_at")
     search_fields = ("patient__mrn", "patient__name")
@@ -81,7 +89,7 @@ class PredictionInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Radiograph)
-class RadiographAdmin(_ReadOnly, admin.ModelAdmin):
+class RadiographAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
     list_display = ("id", "thumbnail", "case", "original_filename", "format", "width", "height", "uploaded_at")
     list_filter = ("format", "case__team", "uploaded_at")
     search_fields = ("case__patient__mrn", "sha256")
@@ -110,11 +118,22 @@ class RadiographAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(_ReadOnly, admin.ModelAdmin):
-    list_display = ("id", "radiograph", "status", "label", "probability", "model_version", "created_at", "finished_at")
+class PredictionAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold", "model_version",
+        "created_at", "finished_at",
+    )  # fmt: skip
     list_filter = ("status", "label", "model_version", "radiograph__case__team", "created_at")
     search_fields = ("radiograph__case__patient__mrn", "model_version")
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prediction]:
         return selectors.prediction_list(user=request.user)
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Prediction) -> str:
+        return _thumbnail(obj.radiograph)
+
+    @admin.display(description="Probability", ordering="probability")
+    def probability_percent(self, obj: Prediction) -> str:
+        return percent(obj.probability) or "-"
