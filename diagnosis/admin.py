@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from diagnosis import selectors, services
-from diagnosis.models import Case, Patient, Prediction, Radiograph
+from diagnosis.audit import audit_export_csv
+from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
 from diagnosis.templatetags.diagnosis_tags import percent
 
 
@@ -137,3 +139,47 @@ class PredictionAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
     @admin.display(description="Probability", ordering="probability")
     def probability_percent(self, obj: Prediction) -> str:
         return percent(obj.probability) or "-"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
+    """The audit trail, for administrators: read-only for everyone, superusers included.
+
+    Staff need the ``diagnosis.view_auditevent`` permission; those who are not superusers see
+    only events about their own teams' records (log-ins and exports belong to no team).
+    """
+
+    list_display = (
+        "timestamp",
+        "actor_username",
+        "action",
+        "object_type",
+        "object_id",
+        "description",
+        "team",
+        "ip_address",
+    )
+    list_filter = ("action", "timestamp", "team", ("actor", admin.RelatedOnlyFieldListFilter), "object_type")
+    search_fields = ("actor_username", "description", "object_id", "ip_address", "path")
+    date_hierarchy = "timestamp"
+    actions = ["export_csv"]
+    list_select_related = ("team",)
+    show_full_result_count = False  # no COUNT(*) over a large, growing table on every page
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        events = super().get_queryset(request)
+        if request.user.is_superuser:
+            return events
+        return events.filter(team__in=selectors.user_teams(user=request.user))
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_active and request.user.is_staff and request.user.has_perm("diagnosis.view_auditevent")
+
+    @admin.action(description="Export the selected events as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(
+            audit_export_csv(user=request.user, events=queryset.order_by("timestamp", "id")),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+        return response

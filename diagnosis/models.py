@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -199,3 +200,91 @@ class Prediction(models.Model):
     @property
     def is_fracture_suspected(self) -> bool:
         return self.status == self.Status.SUCCEEDED and self.label == self.Label.FRACTURED
+
+
+# Audit trail ----------------------------------------------------------------------------------
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", "Logged in"
+    LOGOUT = "logout", "Logged out"
+    LOGIN_FAILED = "login_failed", "Failed log-in"
+    VIEW_PATIENT = "view_patient", "Viewed patient"
+    VIEW_CASE = "view_case", "Viewed case"
+    VIEW_RADIOGRAPH = "view_radiograph", "Viewed radiograph"
+    VIEW_IMAGE = "view_image", "Viewed image"
+    VIEW_PREDICTION = "view_prediction", "Viewed prediction"
+    CREATE = "create", "Created record"
+    EDIT = "edit", "Edited record"
+    UPLOAD = "upload", "Uploaded radiograph"
+    PREDICTION_FINISHED = "prediction_finished", "Prediction finished"
+    EXPORT = "export", "Exported data"
+    ADMIN_CHANGE = "admin_change", "Admin change"
+
+
+class AppendOnly(PermissionDenied):
+    """An audit event may be written once and never changed or removed (a 403 if it reaches a view)."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk writes that would rewrite history are refused; ``create`` and reads work as usual."""
+
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnly("audit events cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("audit events cannot be deleted")
+
+    def bulk_update(self, objs: object, fields: object, batch_size: int | None = None) -> int:
+        raise AppendOnly("audit events cannot be updated")
+
+    def update_or_create(self, *args: object, **kwargs: object) -> tuple[AuditEvent, bool]:
+        raise AppendOnly("audit events cannot be updated")
+
+
+class AuditEvent(models.Model):
+    """Who did what, when and from where. Append-only: written by ``diagnosis.audit`` only.
+
+    ``actor_username`` and ``description`` are snapshots, so an entry stays readable after the
+    user or the object is renamed or removed. On PostgreSQL a trigger (migration 0003) also
+    refuses UPDATE and DELETE, except nulling ``actor``/``team`` when a user or team is deleted.
+    """
+
+    Action = AuditAction
+
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    team = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=255, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["actor", "-timestamp"], name="audit_actor_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AppendOnly("audit events cannot be changed")
+        # Forced INSERT: a new instance given an existing pk must fail, not overwrite that row.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("audit events cannot be deleted")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from diagnosis import selectors, services
+from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 
@@ -74,6 +75,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
+    audit_record(actor=request.user, action=Action.VIEW_PATIENT, obj=patient, request=request)
     cases = selectors.case_history(user=request.user, patient=patient)
     return render(request, "diagnosis/patient_detail.html", {"patient": patient, "cases": cases, "nav": "patients"})
 
@@ -125,6 +127,7 @@ def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @require_GET
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(user=request.user, pk=pk)
+    audit_record(actor=request.user, action=Action.VIEW_CASE, obj=case, request=request)
     context = {
         "case": case,
         "radiographs": case.radiographs.all(),
@@ -172,6 +175,7 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
+    audit_record(actor=request.user, action=Action.VIEW_RADIOGRAPH, obj=radiograph, request=request)
     history = radiograph.prediction_history
     context = {
         "radiograph": radiograph,
@@ -188,9 +192,11 @@ def radiograph_image(request: HttpRequest, pk: int) -> FileResponse:
     """The image, for members of the case's team only: never from a public media URL."""
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
     if request.GET.get("thumb"):
+        # List previews are not recorded one by one: the page listing them is.
         handle, content_type = radiograph_thumbnail_file(radiograph), "image/jpeg"
     else:
         handle, content_type = radiograph_display_file(radiograph)
+        audit_record(actor=request.user, action=Action.VIEW_IMAGE, obj=radiograph, request=request)
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Disposition"] = "inline"

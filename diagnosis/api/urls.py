@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import SimpleRouter
 
 from diagnosis.api import views
@@ -15,7 +14,7 @@ router.register("cases", views.CaseViewSet, basename="case")
 router.register("predictions", views.PredictionViewSet, basename="prediction")
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("auth/token/", views.TokenLoginView.as_view(), name="api-token"),
     path("cases/<int:pk>/radiographs/", views.RadiographUploadView.as_view(), name="case-radiographs"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,16 +9,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer, as_serializer_error
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from diagnosis import selectors, services
 from diagnosis.api import serializers as s
 from diagnosis.api.filters import CaseFilter, PredictionFilter
+from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Patient, Prediction
 from diagnosis.validation import too_large_message
 
@@ -37,7 +41,18 @@ def _validated(serializer_class: type[Serializer], request: Request) -> dict[str
     return dict(serializer.validated_data)
 
 
-class _CreateRetrieveUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class _AuditedRetrieve:
+    """GET of one record is recorded in the audit trail (who looked at which patient, and when)."""
+
+    audit_action: str
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        instance = self.get_object()
+        audit_record(actor=request.user, action=self.audit_action, obj=instance, request=request)
+        return Response(self.get_serializer(instance).data)
+
+
+class _CreateRetrieveUpdate(_AuditedRetrieve, mixins.ListModelMixin, viewsets.GenericViewSet):
     """GET list/detail, POST, PATCH; no PUT and no DELETE (clinical records are kept)."""
 
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -62,6 +77,7 @@ class _CreateRetrieveUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 @extend_schema(tags=["patients"])
 class PatientViewSet(_CreateRetrieveUpdate):
     queryset = Patient.objects.none()  # schema and router only; get_queryset is scoped
+    audit_action = Action.VIEW_PATIENT
     serializer_class = s.PatientOutput
     create_input = s.PatientCreateInput
     update_input = s.PatientUpdateInput
@@ -93,6 +109,7 @@ class PatientViewSet(_CreateRetrieveUpdate):
 @extend_schema(tags=["cases"])
 class CaseViewSet(_CreateRetrieveUpdate):
     queryset = Case.objects.none()  # schema and router only; get_queryset is scoped
+    audit_action = Action.VIEW_CASE
     serializer_class = s.CaseOutput
     filterset_class = CaseFilter
     create_input = s.CaseCreateInput
@@ -117,13 +134,32 @@ class CaseViewSet(_CreateRetrieveUpdate):
 
 
 @extend_schema(tags=["predictions"])
-class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
+class PredictionViewSet(_AuditedRetrieve, mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Prediction.objects.none()  # schema and router only; get_queryset is scoped
+    audit_action = Action.VIEW_PREDICTION
     serializer_class = s.PredictionOutput
     filterset_class = PredictionFilter
 
     def get_queryset(self):
         return selectors.prediction_list(user=self.request.user)
+
+
+class TokenLoginView(ObtainAuthToken):
+    """``POST auth/token/``: throttled per address, locked out by axes, recorded like a web log-in.
+
+    DRF's own view has no throttle at all; password guessing here must cost as much as on the
+    login page. A wrong password reaches the audit trail through ``user_login_failed``.
+    """
+
+    throttle_classes = [AnonRateThrottle]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        audit_record(actor=user, action=Action.LOGIN, request=request, via="api-token")
+        return Response({"token": token.key})
 
 
 class RadiographUploadView(APIView):

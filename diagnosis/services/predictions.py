@@ -18,6 +18,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from diagnosis import selectors
+from diagnosis.audit import Action, audit_record
 from diagnosis.models import Prediction, Radiograph
 
 logger = logging.getLogger(__name__)
@@ -57,18 +58,49 @@ def prediction_requeue(*, user: AbstractBaseUser, radiograph: Radiograph) -> Pre
     return prediction
 
 
+def stale_run_before(now: datetime.datetime) -> datetime.datetime:
+    """A run started before this has outlived the hard time limit: its worker is gone."""
+    return now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + settings.FRACTURE_STALE_RUN_MARGIN_S)
+
+
 def prediction_claim(*, prediction_id: int) -> bool:
-    """queued -> running, exactly once: True only for the single caller that changed the row."""
-    changed = Prediction.objects.filter(pk=prediction_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    """queued -> running, exactly once: True only for the single caller that changed the row.
+
+    A ``running`` row older than the hard time limit is taken over too (its worker was killed),
+    so the broker's redelivery of an unacknowledged message recovers it without the sweeper;
+    one that already used every attempt is left for the sweeper to mark ``failed``.
+    """
+    now = timezone.now()
+    stale = Q(
+        status=Status.RUNNING,
+        started_at__lt=stale_run_before(now),
+        attempts__lt=settings.FRACTURE_PREDICTION_MAX_ATTEMPTS,
+    )
+    changed = Prediction.objects.filter(Q(status=Status.QUEUED) | stale, pk=prediction_id).update(
+        status=Status.RUNNING, started_at=now, attempts=F("attempts") + 1
     )
     return changed == 1
 
 
 def prediction_fail(*, prediction_id: int, reason: str) -> None:
     """Record a definite failure of a pending run, with a reason a clinician can read."""
-    Prediction.objects.filter(pk=prediction_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
-        status=Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+    with transaction.atomic():
+        failed = Prediction.objects.filter(pk=prediction_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+            status=Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+        )
+        if failed:
+            _audit_finished(Prediction.objects.select_related("radiograph__case").get(pk=prediction_id))
+
+
+def _audit_finished(prediction: Prediction) -> None:
+    audit_record(
+        actor=None,
+        actor_name="worker",
+        action=Action.PREDICTION_FINISHED,
+        obj=prediction,
+        status=prediction.status,
+        label=prediction.label,
+        model_version=prediction.model_version,
     )
 
 
@@ -86,7 +118,7 @@ def prediction_run(*, prediction_id: int) -> None:
     from training.inference import ModelUnavailable, get_predictor
 
     try:
-        prediction = Prediction.objects.select_related("radiograph").get(pk=prediction_id)
+        prediction = Prediction.objects.select_related("radiograph__case").get(pk=prediction_id)
         try:
             predictor = get_predictor()
         except ModelUnavailable as exc:
@@ -110,6 +142,7 @@ def prediction_run(*, prediction_id: int) -> None:
         with transaction.atomic():
             prediction.full_clean()
             prediction.save()
+            _audit_finished(prediction)
     except TRANSIENT_ERRORS:
         _release(prediction_id)
         raise
@@ -141,9 +174,7 @@ def prediction_sweep_stale(*, now: datetime.datetime | None = None) -> SweepResu
     """
     now = now or timezone.now()
     max_attempts = settings.FRACTURE_PREDICTION_MAX_ATTEMPTS
-    stuck = Q(
-        status=Status.RUNNING, started_at__lt=now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
-    )
+    stuck = Q(status=Status.RUNNING, started_at__lt=stale_run_before(now))
     unsent = Q(
         enqueued_at__isnull=True,
         created_at__lt=now - datetime.timedelta(seconds=settings.FRACTURE_SWEEP_UNSENT_AFTER_S),

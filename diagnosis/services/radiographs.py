@@ -9,6 +9,7 @@ from django.core.files import File
 from django.db import transaction
 
 from diagnosis import selectors
+from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Prediction, Radiograph
 from diagnosis.services.predictions import prediction_enqueue
 from diagnosis.services.records import save_validated
@@ -43,6 +44,7 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
         with transaction.atomic():
             save_validated(radiograph)
             prediction = Prediction.objects.create(radiograph=radiograph)
+            audit_record(actor=user, action=Action.UPLOAD, obj=radiograph, sha256=checked.sha256)
             transaction.on_commit(lambda: prediction_enqueue(prediction_id=prediction.pk))
     except BaseException:
         radiograph.image.storage.delete(radiograph.image.name)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from diagnosis import selectors
+from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Patient
 
 PATIENT_EDITABLE = ("mrn", "name", "date_of_birth", "sex")
@@ -69,6 +70,7 @@ def patient_create(
     )
     with transaction.atomic():
         save_validated(patient)
+        audit_record(actor=user, action=Action.CREATE, obj=patient)
     return patient
 
 
@@ -78,6 +80,8 @@ def patient_update(*, user: AbstractBaseUser, patient: Patient, data: Mapping[st
     fields = _apply(patient, data, PATIENT_EDITABLE)
     with transaction.atomic():
         save_validated(patient, [*fields, "updated_at"])
+        # Field names only: the audit trail says what changed, the record holds the values.
+        audit_record(actor=user, action=Action.EDIT, obj=patient, fields=fields)
     return patient
 
 
@@ -105,6 +109,7 @@ def case_create(
     )
     with transaction.atomic():
         save_validated(case)
+        audit_record(actor=user, action=Action.CREATE, obj=case)
     return case
 
 
@@ -114,4 +119,5 @@ def case_update(*, user: AbstractBaseUser, case: Case, data: Mapping[str, Any]) 
     fields = _apply(case, data, CASE_EDITABLE)
     with transaction.atomic():
         save_validated(case, [*fields, "updated_at"])
+        audit_record(actor=user, action=Action.EDIT, obj=case, fields=fields)
     return case
