@@ -7,6 +7,7 @@ light. Everything that turns bytes into model input goes through ``open_image`` 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -79,11 +80,11 @@ def open_image(source: str | os.PathLike | BinaryIO, *, max_pixels: int | None =
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageDecodeError(f"cannot decode {fmt} image: {exc}") from exc
-    try:
-        return ImageOps.exif_transpose(image) or image
-    except (OSError, ValueError, SyntaxError):
-        # A malformed EXIF block should not lose an otherwise good radiograph.
-        return image
+    # In place keeps ``image.format``, which upload validation reports. A malformed EXIF block
+    # should not lose an otherwise good radiograph, so its errors are ignored.
+    with contextlib.suppress(OSError, ValueError, SyntaxError):
+        ImageOps.exif_transpose(image, in_place=True)
+    return image
 
 
 def to_grey(image: Image.Image) -> Image.Image:

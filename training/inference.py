@@ -52,13 +52,7 @@ class Predictor:
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Fractured probability per row of an already prepared batch (NHWC float32)."""
-        out = []
-        for start in range(0, len(batch), BATCH):
-            x = batch[start : start + BATCH]
-            views = [x] + [_tta_view(x, name) for name in self.tta]
-            probs = [np.asarray(self._model(v, training=False)).reshape(-1) for v in views]
-            out.append(np.mean(probs, axis=0))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        return batched_probabilities(self._model, batch, self.tta)
 
     def predict_images(self, images: list[Image.Image]) -> list[PredictionResult]:
         if not images:
@@ -75,6 +69,17 @@ class Predictor:
     def _result(self, probability: float, ms: float) -> PredictionResult:
         label = POSITIVE if probability >= self.threshold else NEGATIVE
         return PredictionResult(probability, label, self.threshold, self.version, ms)
+
+
+def batched_probabilities(model, batch: np.ndarray, tta: list[str]) -> np.ndarray:
+    """Mean probability over the identity view and each test-time view; used by training too."""
+    out = []
+    for start in range(0, len(batch), BATCH):
+        x = batch[start : start + BATCH]
+        views = [x] + [_tta_view(x, name) for name in tta]
+        probs = [np.asarray(model(v, training=False)).reshape(-1) for v in views]
+        out.append(np.mean(probs, axis=0))
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
 def _tta_view(x: np.ndarray, name: str) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""manage.py retrain --data DIR: train a new model version (see training/trainer.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from training.recipes import RECIPES
+
+
+class Command(BaseCommand):
+    help = "Train a model on DIR/{train,val,test}/{fractured,not fractured} and write a new version folder."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--data", type=Path, required=True, help="dataset folder (Kaggle layout)")
+        parser.add_argument("--arch", choices=sorted(RECIPES), default="default")
+        parser.add_argument("--epochs", type=int, default=None, help="default: the architecture's recipe")
+        parser.add_argument("--image-size", type=int, default=None, help="input side in pixels")
+        parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--allow-leakage", action="store_true", help="train even if splits share images")
+        parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.FRACTURE_MODELS_DIR")
+
+    def handle(self, *args, **opts) -> None:
+        from training.services import model_version_register
+        from training.trainer import LeakageError, TrainConfig, train_version
+
+        if not opts["data"].is_dir():
+            raise CommandError(f"--data {opts['data']} is not a folder")
+        for name in ("epochs", "image_size", "batch_size"):
+            if opts[name] is not None and opts[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        cfg = TrainConfig(
+            data=opts["data"],
+            arch=opts["arch"],
+            epochs=opts["epochs"],
+            image_size=opts["image_size"],
+            batch_size=opts["batch_size"],
+            seed=opts["seed"],
+            allow_leakage=opts["allow_leakage"],
+            models_dir=opts["models_dir"],
+            progress_file=self.stderr._out,
+        )
+        try:
+            result = train_version(cfg, log=self.stdout.write)
+        except (LeakageError, FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        registered = model_version_register(card=result.card)
+        if registered is None:
+            self.stdout.write("note: no database reachable; version not registered (the folder is enough to serve it)")
+        else:
+            self.stdout.write(f"registered version {registered.version} in the database")
+        self.stdout.write(self.style.SUCCESS(f"new model version: {result.version_dir}"))

@@ -1,0 +1,131 @@
+"""Metrics per image and per group, with thresholds chosen on validation only.
+
+Images in one near-duplicate family are not independent, so confidence intervals come from a
+cluster bootstrap over groups: resampling single images would make the intervals far too narrow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+BOOTSTRAP_ROUNDS = 1000
+HIGH_SENSITIVITY = 0.95
+
+
+def auroc(y: np.ndarray, p: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
+
+
+def group_scores(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per group: its label and the mean probability of its images."""
+    names, inverse = np.unique(groups, return_inverse=True)
+    counts = np.bincount(inverse)
+    pg = np.bincount(inverse, weights=p) / counts
+    yg = np.round(np.bincount(inverse, weights=y) / counts).astype(int)
+    return names, yg, pg
+
+
+def bootstrap_ci(
+    y: np.ndarray, p: np.ndarray, clusters: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
+) -> list[float] | None:
+    """95% percentile interval of AUROC, resampling whole clusters with replacement."""
+    if auroc(y, p) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    names, inverse = np.unique(clusters, return_inverse=True)
+    members = [np.flatnonzero(inverse == i) for i in range(len(names))]
+    values = []
+    for _ in range(rounds):
+        pick = rng.integers(0, len(names), len(names))
+        idx = np.concatenate([members[i] for i in pick])
+        value = auroc(y[idx], p[idx])
+        if value is not None:
+            values.append(value)
+    if not values:
+        return None
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+
+
+def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    pred = (p >= threshold).astype(int)
+    tp = int(np.sum((pred == 1) & (y == 1)))
+    tn = int(np.sum((pred == 0) & (y == 0)))
+    fp = int(np.sum((pred == 1) & (y == 0)))
+    fn = int(np.sum((pred == 0) & (y == 1)))
+    sens = tp / (tp + fn) if tp + fn else None
+    spec = tn / (tn + fp) if tn + fp else None
+    prec = tp / (tp + fp) if tp + fp else None
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
+    return {
+        "threshold": float(threshold),
+        "sensitivity": sens,
+        "specificity": spec,
+        "precision": prec,
+        "accuracy": (tp + tn) / len(y) if len(y) else None,
+        "f1": f1,
+        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+    }
+
+
+def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray) -> dict[str, float]:
+    """Balanced: maximal Youden J on validation. High sensitivity: highest cut with sensitivity >= 0.95."""
+    fpr, tpr, cuts = roc_curve(y_val, p_val)
+    cuts = np.clip(cuts, 0.0, 1.0)  # sklearn's first cut is +inf
+    balanced = float(cuts[int(np.argmax(tpr - fpr))])
+    ok = np.flatnonzero(tpr >= HIGH_SENSITIVITY)
+    high = float(cuts[ok[0]]) if len(ok) else 0.0
+    return {"balanced": balanced, "high_sensitivity": min(high, balanced)}
+
+
+def _block(y: np.ndarray, p: np.ndarray, clusters: np.ndarray, thresholds: dict[str, float]) -> dict:
+    return {
+        "n": len(y),
+        "positives": int(np.sum(y)),
+        "auroc": auroc(y, p),
+        "auroc_ci95": bootstrap_ci(y, p, clusters),
+        "at_threshold": {name: at_threshold(y, p, t) for name, t in thresholds.items()},
+    }
+
+
+def evaluate_predictions(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, rotated: np.ndarray, thresholds: dict[str, float]
+) -> dict:
+    """Everything the card and reports show, per image, per group and per image kind."""
+    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=np.float64)
+    image = _block(y, p, groups, thresholds)
+    names, yg, pg = group_scores(y, p, groups)
+    group = _block(yg, pg, names, thresholds)
+    subsets = {}
+    for name, mask in (("rotated_family", rotated), ("other", ~rotated)):
+        if mask.any():
+            block = _block(y[mask], p[mask], groups[mask], thresholds)
+            subsets[name] = {k: block[k] for k in ("n", "positives", "auroc", "auroc_ci95")}
+    return {
+        "n_images": image["n"],
+        "n_groups": group["n"],
+        "auroc": image["auroc"],
+        "auroc_ci95": image["auroc_ci95"],
+        "group_auroc": group["auroc"],
+        "group_auroc_ci95": group["auroc_ci95"],
+        "per_image": image,
+        "per_group": group,
+        "subsets": subsets,
+    }
+
+
+def summary_line(m: dict) -> str:
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    def ci(v: list | None) -> str:
+        return "" if not v else f" [{v[0]:.3f}, {v[1]:.3f}]"
+
+    hs = m["per_image"]["at_threshold"].get("high_sensitivity", {})
+    bal = m["per_image"]["at_threshold"].get("balanced", {})
+    return (
+        f"AUROC image {fmt(m['auroc'])}{ci(m['auroc_ci95'])}, "
+        f"group {fmt(m['group_auroc'])}{ci(m['group_auroc_ci95'])}; "
+        f"balanced sens {fmt(bal.get('sensitivity'))} spec {fmt(bal.get('specificity'))}; "
+        f"high-sens sens {fmt(hs.get('sensitivity'))} spec {fmt(hs.get('specificity'))}"
+    )

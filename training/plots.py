@@ -1,0 +1,70 @@
+"""PNG plots for model cards and evaluations (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and workers
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+
+def training_curves(history: list[dict], path: Path, *, best_epoch: int | None = None) -> Path:
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["loss"] for h in history], label="train loss (weighted)")
+    ax1.set_xlabel("epoch")
+    ax1.legend()
+    ax2.plot(epochs, [h["val_auroc"] for h in history], label="val AUROC per image")
+    ax2.plot(epochs, [h["val_group_auroc"] for h in history], label="val AUROC per group")
+    if "train_auroc" in history[0]:
+        ax2.plot(epochs, [h["train_auroc"] for h in history], label="train AUROC", linestyle=":")
+    if best_epoch:
+        ax2.axvline(best_epoch, color="grey", linestyle="--", label=f"selected epoch {best_epoch}")
+    ax2.set_ylim(0.4, 1.0)
+    ax2.set_xlabel("epoch")
+    ax2.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]], path: Path) -> Path:
+    """``curves`` maps a name (e.g. "val", "test") to (labels, probabilities, auroc)."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, (y, p, auc) in curves.items():
+        if len(np.unique(y)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def confusion_plot(at_threshold: dict[str, dict], path: Path, *, title: str) -> Path:
+    """One matrix per stored threshold (balanced, high sensitivity)."""
+    fig, axes = plt.subplots(1, len(at_threshold), figsize=(4.5 * len(at_threshold), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (name, m) in zip(axes, at_threshold.items(), strict=True):
+        c = m["confusion"]
+        grid = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+        ax.imshow(grid, cmap="Blues")
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=14)
+        ax.set_xticks([0, 1], ["pred. not fractured", "pred. fractured"])
+        ax.set_yticks([0, 1], ["not fractured", "fractured"])
+        ax.set_title(f"{title}: {name} (t={m['threshold']:.3f})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

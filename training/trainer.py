@@ -1,0 +1,262 @@
+"""The training service behind ``manage.py retrain``: data -> checks -> fit -> version folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from training.cache import ImageCache
+from training.cards import write_card
+from training.dataset import SplitData, counts_table, load_splits
+from training.leakage import check_leakage, format_report
+from training.metrics import choose_thresholds, evaluate_predictions, summary_line
+from training.recipes import RECIPES
+from training.registry import MODEL_NAME, models_root
+
+Log = Callable[[str], None]
+
+
+class LeakageError(RuntimeError):
+    """Splits share images; training on them would report inflated scores."""
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    arch: str = "default"
+    epochs: int | None = None
+    image_size: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    allow_leakage: bool = False
+    models_dir: Path | None = None
+    cache_dir: Path | None = None
+    progress_file: object = None
+    overrides: dict = field(default_factory=dict)
+
+    def recipe(self) -> dict:
+        recipe = {**RECIPES[self.arch], **self.overrides}
+        if self.epochs:
+            recipe["epochs"] = int(self.epochs)
+        if self.batch_size:
+            recipe["batch_size"] = int(self.batch_size)
+        return recipe
+
+
+@dataclass
+class TrainResult:
+    version_dir: Path
+    card: dict
+
+
+def _fingerprint(data: dict[str, SplitData]) -> str:
+    """Digest of which bytes sit in which split with which label: same data, same fingerprint."""
+    rows = sorted(f"{s}|{f.label}|{f.sha256}" for s, d in data.items() for f in d.files)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _new_version_name(root: Path, arch: str) -> str:
+    base = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{arch}"
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def _library_versions() -> dict[str, str]:
+    import platform
+
+    import keras
+    import PIL
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
+    started = time.monotonic()
+    import keras
+    import tensorflow as tf
+
+    from training.callbacks import ProgressBar, ValidationAUROC
+    from training.inference import batched_probabilities
+    from training.networks import build, input_spec
+    from training.pipeline import as_float, make_augmenter, sample_weights, train_dataset
+    from training.plots import confusion_plot, roc_plot, training_curves
+
+    if cfg.arch not in RECIPES:
+        raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(RECIPES)}")
+    recipe = cfg.recipe()
+    spec = input_spec(cfg.arch, cfg.image_size)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    # 1. Data: decode (or read the cache), report counts and skipped files.
+    cache = ImageCache(cfg.cache_dir)
+    data = load_splits(Path(cfg.data), ("train", "val", "test"), spec, cache, progress=log)
+    log(counts_table(data))
+    for name in ("train", "val"):
+        if len(set(data[name].y.tolist())) < 2:
+            raise ValueError(f"the {name} split needs images of both classes")
+    decode_seconds = time.monotonic() - started
+
+    # 2. Leakage between splits, before any fitting.
+    leakage = check_leakage(
+        {s: d.files for s, d in data.items()}, cache.phashes([f for d in data.values() for f in d.files])
+    )
+    log(format_report(leakage))
+    if leakage["leakage_found"] and not cfg.allow_leakage:
+        raise LeakageError(
+            f"{leakage['exact_duplicates']} exact and {leakage['near_duplicates']} near-duplicate pairs across "
+            "splits: regroup the splits, or pass --allow-leakage to train anyway (scores will be inflated)"
+        )
+
+    # 3. Fit on train; validation only selects the epoch and the thresholds.
+    train, val, test = data["train"], data["val"], data["test"]
+    weights = sample_weights(
+        train.y, train.groups, group_power=recipe["group_weight_power"], class_balanced=recipe["class_balanced"]
+    )
+    aug = recipe["augment"]
+    augment = make_augmenter(
+        cfg.seed,
+        rotation=aug["rotation"],
+        zoom=aug["zoom"],
+        flip="horizontal_and_vertical" if cfg.arch != "seed" else "horizontal",
+        gamma=aug["gamma"],
+        noise=aug["noise"],
+    )
+    batch = recipe["batch_size"]
+    ds = train_dataset(
+        train.x, train.y, weights, batch_size=batch, seed=cfg.seed, augment=augment,
+        label_smoothing=recipe["label_smoothing"],
+    )  # fmt: skip
+    model = build(cfg.arch, spec, **{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()})
+    steps = int(np.ceil(len(train.x) / batch))
+    epochs = recipe["epochs"]
+    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
+    tta = list(recipe["tta"])
+    x_val = as_float(val.x)
+    selector = ValidationAUROC(
+        x_val, val.y, val.groups, predict=lambda m, x: batched_probabilities(m, x, tta), patience=recipe["patience"]
+    )
+    log(f"training {cfg.arch}: {model.count_params():,} parameters, {epochs} epochs of {steps} batches")
+    fit_started = time.monotonic()
+    model.fit(ds, epochs=epochs, callbacks=[selector, ProgressBar(steps * epochs, file=cfg.progress_file)], verbose=0)
+    fit_seconds = time.monotonic() - fit_started
+    selector.restore_best()
+    log(f"selected epoch {selector.best_epoch} (val score {selector.best_score:.4f})")
+
+    # 4. Thresholds on validation, then the metrics of both splits.
+    p_val = batched_probabilities(model, x_val, tta)
+    thresholds = choose_thresholds(val.y, p_val)
+    p_test = batched_probabilities(model, as_float(test.x), tta) if len(test.x) else np.zeros(0)
+    metrics = {"val": evaluate_predictions(val.y, p_val, val.groups, val.rotated, thresholds)}
+    if len(test.x):
+        metrics["test"] = evaluate_predictions(test.y, p_test, test.groups, test.rotated, thresholds)
+    for split, m in metrics.items():
+        log(f"{split}: {summary_line(m)}")
+
+    # 5. Version folder: written under a temporary name, renamed when complete.
+    root = Path(cfg.models_dir) if cfg.models_dir else models_root()
+    root.mkdir(parents=True, exist_ok=True)
+    version = _new_version_name(root, cfg.arch)
+    tmp = root / f".tmp-{version}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        serving = build(
+            cfg.arch, spec, **{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
+        )
+        serving.set_weights(model.get_weights())  # an uncompiled copy: no optimizer state in the file
+        serving.save(tmp / MODEL_NAME)
+        training_curves(selector.history, tmp / "training_curves.png", best_epoch=selector.best_epoch)
+        curves = {"val": (val.y, p_val, metrics["val"]["auroc"])}
+        if "test" in metrics:
+            curves["test"] = (test.y, p_test, metrics["test"]["auroc"])
+            confusion_plot(metrics["test"]["per_image"]["at_threshold"], tmp / "confusion_matrix.png", title="test")
+        else:
+            confusion_plot(metrics["val"]["per_image"]["at_threshold"], tmp / "confusion_matrix.png", title="val")
+        roc_plot(curves, tmp / "roc_curve.png")
+        card = {
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(),
+            "architecture": cfg.arch,
+            "model_file": MODEL_NAME,
+            "model_file_bytes": (tmp / MODEL_NAME).stat().st_size,
+            "parameters": int(model.count_params()),
+            "input": spec,
+            "preprocessing": (
+                "training.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: "
+                f"{spec['color']} via one conversion for every mode (alpha over black, 16-bit scaled), "
+                f"{spec['resize']} to {spec['size']}px, scaled to [0, 1]"
+                + ("; per-image standardisation inside the network" if cfg.arch == "default" else "")
+            ),
+            "tta": tta,
+            "thresholds": thresholds,
+            "default_threshold": "balanced",
+            "threshold_rule": "chosen on validation only: balanced = max Youden J; high_sensitivity = sens >= 0.95",
+            "labels": {"positive": "fractured", "negative": "not_fractured"},
+            "seed": cfg.seed,
+            "recipe": recipe,
+            "data": {
+                "root": str(cfg.data),
+                "fingerprint": _fingerprint(data),
+                "counts": {s: d.counts() for s, d in data.items()},
+                "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
+                "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
+            },
+            "leakage": leakage,
+            "metrics": metrics,
+            "training": {
+                "epochs_run": len(selector.history),
+                "selected_epoch": selector.best_epoch,
+                "selection": "mean of val AUROC per image and per group",
+                "history": selector.history,
+                "decode_seconds": round(decode_seconds, 1),
+                "fit_seconds": round(fit_seconds, 1),
+                "wall_seconds": round(time.monotonic() - started, 1),
+                "cpu_count": os.cpu_count(),
+            },
+            "libraries": _library_versions(),
+            "notes": "Decision support only, not a diagnosis.",
+        }
+        write_card(tmp, card)
+        tmp.rename(root / version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
+    return TrainResult(root / version, card)
+
+
+def _optimizer(recipe: dict, steps: int, epochs: int):
+    import keras
+
+    lr = recipe["learning_rate"]
+    if recipe["schedule"] == "cosine":
+        warmup = steps * recipe["warmup_epochs"]
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr * 0.1 if warmup else lr,
+            decay_steps=max(1, steps * epochs - warmup),
+            warmup_target=lr if warmup else None,
+            warmup_steps=warmup,
+        )
+    if recipe["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=recipe["weight_decay"])
+    return keras.optimizers.Adam(lr)
