@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
@@ -10,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from diagnosis import selectors, services
-from diagnosis.audit import audit_export_csv
+from diagnosis.audit import audit_admin_entries, audit_export_csv
 from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
 from diagnosis.templatetags.diagnosis_tags import percent
 
@@ -183,3 +185,28 @@ class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"'
         return response
+
+
+class _AuditedBulkDeletes:
+    """Admin changes reach the audit trail through LogEntry's post_save (``diagnosis.audit``),
+    except a bulk delete of several objects, which Django logs with ``bulk_create`` (no signal)."""
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> list:
+        entries = super().log_deletions(request, queryset)
+        if len(entries) > 1:
+            audit_admin_entries(entries)
+        return entries
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(_AuditedBulkDeletes, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(_AuditedBulkDeletes, GroupAdmin):
+    pass
