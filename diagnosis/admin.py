@@ -44,10 +44,28 @@ class _ReadOnly:
         return False
 
 
+class _ScopedChoices:
+    """Choices in admin forms and filters follow the site's visibility rule (``selectors``).
+
+    Without this, staff of one team could file a patient under another team, or open a case on
+    another team's patient by typing its id, and so gain sight of that patient.
+    """
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "team" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.user_teams(user=request.user)
+        elif db_field.name == "patient":
+            kwargs["queryset"] = selectors.patient_list(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+_TEAM_FILTER = ("team", admin.RelatedOnlyFieldListFilter)  # only teams in the (scoped) list
+
+
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(_ScopedChoices, admin.ModelAdmin):
     list_display = ("mrn", "name", "date_of_birth", "sex", "team", "created_at")
-    list_filter = ("sex", "team", "created_at")
+    list_filter = ("sex", _TEAM_FILTER, "created_at")
     search_fields = ("mrn", "name")
     readonly_fields = ("created_by", "created_at", "updated_at")
 
@@ -70,9 +88,9 @@ class RadiographInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(_AdminMedia, admin.ModelAdmin):
+class CaseAdmin(_ScopedChoices, _AdminMedia, admin.ModelAdmin):
     list_display = ("id", "patient", "body_region", "status", "team", "created_at")
-    list_filter = ("status", "body_region", "team", "created_at")
+    list_filter = ("status", "body_region", _TEAM_FILTER, "created_at")
     search_fields = ("patient__mrn", "patient__name")
     readonly_fields = ("created_by", "created_at", "updated_at")
     raw_id_fields = ("patient",)
@@ -95,7 +113,7 @@ class PredictionInline(_ReadOnly, admin.TabularInline):
 @admin.register(Radiograph)
 class RadiographAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
     list_display = ("id", "thumbnail", "case", "original_filename", "format", "width", "height", "uploaded_at")
-    list_filter = ("format", "case__team", "uploaded_at")
+    list_filter = ("format", ("case__team", admin.RelatedOnlyFieldListFilter), "uploaded_at")
     search_fields = ("case__patient__mrn", "sha256")
     readonly_fields = ("thumbnail", "sha256", "size_bytes", "uploaded_by")
     exclude = ("image",)
@@ -127,7 +145,13 @@ class PredictionAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
         "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold", "model_version",
         "created_at", "finished_at",
     )  # fmt: skip
-    list_filter = ("status", "label", "model_version", "radiograph__case__team", "created_at")
+    list_filter = (
+        "status",
+        "label",
+        "model_version",
+        ("radiograph__case__team", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
     search_fields = ("radiograph__case__patient__mrn", "model_version")
     date_hierarchy = "created_at"
 
@@ -161,7 +185,7 @@ class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
         "team",
         "ip_address",
     )
-    list_filter = ("action", "timestamp", "team", ("actor", admin.RelatedOnlyFieldListFilter), "object_type")
+    list_filter = ("action", "timestamp", _TEAM_FILTER, ("actor", admin.RelatedOnlyFieldListFilter), "object_type")
     search_fields = ("actor_username", "description", "object_id", "ip_address", "path")
     date_hierarchy = "timestamp"
     actions = ["export_csv"]
