@@ -93,7 +93,8 @@ class CaseAdmin(_ScopedChoices, _AdminMedia, admin.ModelAdmin):
     list_filter = ("status", "body_region", _TEAM_FILTER, "created_at")
     search_fields = ("patient__mrn", "patient__name")
     readonly_fields = ("created_by", "created_at", "updated_at")
-    raw_id_fields = ("patient",)
+    # Not raw_id_fields: its widget prints the label of any typed id, another team's patient included.
+    autocomplete_fields = ("patient",)
     inlines = [RadiographInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:

@@ -21,7 +21,8 @@ class Records:
 
 
 @pytest.fixture
-def victim(team) -> Records:
+def victim(clinician, team) -> Records:
+    """``clinician`` (dr_ada) owns these through ``team``."""
     prediction = PredictionFactory(
         fractured=True,
         radiograph__case__team=team,
