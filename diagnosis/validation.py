@@ -14,6 +14,7 @@ from typing import IO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
@@ -51,6 +52,28 @@ def too_large_message(limit: int) -> str:
     else:
         readable = f"{limit} bytes"
     return f"The file is larger than the {readable} limit."
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """First upload handler: a file over the limit is dropped while it streams in.
+
+    The rest of that file is read from the connection and discarded, never written to memory or
+    disk; its (display) name is left in ``request.rejected_uploads`` for the view to report.
+    """
+
+    def new_file(self, *args: object, **kwargs: object) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.FRACTURE_MAX_UPLOAD_BYTES:
+            self.request.__dict__.setdefault("rejected_uploads", []).append(sanitise_filename(self.file_name))
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
 
 
 def _hash_and_measure(file: File, limit: int) -> tuple[str, int]:

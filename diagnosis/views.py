@@ -17,6 +17,7 @@ from diagnosis import selectors, services
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
+from diagnosis.validation import too_large_message
 
 
 def _apply_errors(form: Form, error: ValidationError) -> None:
@@ -159,7 +160,10 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Form upload for browsers without JavaScript; the page's script uses the API instead."""
     case = selectors.case_get(user=request.user, pk=pk)
     files = request.FILES.getlist("image")
-    if not files:
+    too_large = getattr(request, "rejected_uploads", [])  # dropped while streaming (UploadLimitHandler)
+    for name in too_large:
+        messages.error(request, f"{name}: {too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)}")
+    if not files and not too_large:
         messages.error(request, "Choose at least one JPG, JPEG or PNG image to upload.")
     for file in files:
         try:

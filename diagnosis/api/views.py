@@ -162,6 +162,17 @@ class TokenLoginView(ObtainAuthToken):
         return Response({"token": token.key})
 
 
+def _upload_too_large(request: Request) -> bool:
+    """Refused from the declared length before reading, else by the handler while streaming."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > settings.FRACTURE_MAX_UPLOAD_BYTES + 64 * 1024:
+        return True
+    return bool(request.FILES is not None and getattr(request, "rejected_uploads", None))
+
+
 class RadiographUploadView(APIView):
     """Upload one X-ray to a case; the AI opinion follows asynchronously (poll ``prediction.url``)."""
 
@@ -175,8 +186,7 @@ class RadiographUploadView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         case = selectors.case_get(user=request.user, pk=pk)
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.FRACTURE_MAX_UPLOAD_BYTES + 64 * 1024:
+        if _upload_too_large(request):
             detail = too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)
             return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         data = _validated(s.RadiographUploadInput, request)

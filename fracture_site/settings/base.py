@@ -100,6 +100,11 @@ STORAGES = {
 FRACTURE_MAX_UPLOAD_BYTES = env_int("FRACTURE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024, minimum=1)
 FRACTURE_MAX_IMAGE_PIXELS = env_int("FRACTURE_MAX_IMAGE_PIXELS", default=60_000_000, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "diagnosis.validation.UploadLimitHandler",  # drops an oversize file before it is stored anywhere
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGGING = {
