@@ -7,6 +7,9 @@ from django.contrib.auth.models import Group
 
 from diagnosis.models import BodyRegion, Case, Sex
 
+# A clinical question is a few sentences; the cap keeps a scripted client from storing megabytes.
+CLINICAL_QUESTION_MAX_LENGTH = 5000
+
 
 class TeamChoiceMixin:
     """A team field limited to the user's teams, hidden when there is only one to choose."""
@@ -36,7 +39,9 @@ class PatientForm(TeamChoiceMixin, forms.Form):
 
 class CaseForm(TeamChoiceMixin, forms.Form):
     body_region = forms.ChoiceField(choices=BodyRegion.choices)
-    clinical_question = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    clinical_question = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=CLINICAL_QUESTION_MAX_LENGTH
+    )
     team = forms.ModelChoiceField(queryset=Group.objects.none(), label="Care team")
     status = forms.ChoiceField(choices=Case.Status.choices, initial=Case.Status.OPEN)
 

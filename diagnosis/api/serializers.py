@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnosis import selectors
+from diagnosis.forms import CLINICAL_QUESTION_MAX_LENGTH
 from diagnosis.models import BodyRegion, Case, Patient, Prediction, Radiograph, Sex
 
 
@@ -69,12 +70,14 @@ class CaseCreateInput(serializers.Serializer):
         queryset=Group.objects.all(), required=False, help_text="Care team; optional when you are in exactly one."
     )
     body_region = serializers.ChoiceField(choices=BodyRegion.choices)
-    clinical_question = serializers.CharField(allow_blank=True, required=False, default="")
+    clinical_question = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=CLINICAL_QUESTION_MAX_LENGTH
+    )
 
 
 class CaseUpdateInput(serializers.Serializer):
     body_region = serializers.ChoiceField(choices=BodyRegion.choices, required=False)
-    clinical_question = serializers.CharField(allow_blank=True, required=False)
+    clinical_question = serializers.CharField(allow_blank=True, required=False, max_length=CLINICAL_QUESTION_MAX_LENGTH)
     status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
 
 

@@ -19,6 +19,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": API_THROTTLE_RATES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "diagnosis.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -29,7 +30,12 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fracture triage API",
-    "DESCRIPTION": "Decision support only: not a diagnosis. The clinician decides.",
+    "DESCRIPTION": (
+        "Decision support only: not a diagnosis. The clinician decides.\n\n"
+        "Input: fields a request body does not define (including read-only ones such as `id` or "
+        "`team` on PATCH) are ignored; wrong types, unknown choices and out-of-range ids are a 400 "
+        "with field errors; `page_size` is capped at 100."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
