@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from diagnosis import selectors, services
 from diagnosis.api import serializers as s
 from diagnosis.api.filters import CaseFilter, PredictionFilter
+from diagnosis.api.parsers import SafeJSONParser
 from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Patient, Prediction
 from diagnosis.validation import too_large_message
@@ -152,6 +153,7 @@ class TokenLoginView(ObtainAuthToken):
     """
 
     throttle_classes = [AnonRateThrottle]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
