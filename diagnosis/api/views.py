@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer, as_serializer_error
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from diagnosis import selectors, services
@@ -179,6 +179,9 @@ class RadiographUploadView(APIView):
     """Upload one X-ray to a case; the AI opinion follows asynchronously (poll ``prediction.url``)."""
 
     parser_classes = [MultiPartParser, FormParser]
+    # Uploads cost disk and a model run each: their own, tighter rate on top of the per-user one.
+    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "uploads"
 
     @extend_schema(
         tags=["cases"],
