@@ -44,6 +44,11 @@ def sanitise_filename(name: str | None) -> str:
     return cleaned[:255]
 
 
+def clean_search_term(raw: str | None) -> str:
+    """A search box value safe for any database: no control characters (PostgreSQL refuses NUL), capped."""
+    return "".join(ch for ch in (raw or "") if not unicodedata.category(ch).startswith("C")).strip()[:200]
+
+
 def too_large_message(limit: int) -> str:
     if limit >= 1024 * 1024:
         readable = f"{limit / (1024 * 1024):g} MB"

@@ -17,7 +17,7 @@ from diagnosis import selectors, services
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
-from diagnosis.validation import too_large_message
+from diagnosis.validation import clean_search_term, too_large_message
 
 
 def _apply_errors(form: Form, error: ValidationError) -> None:
@@ -45,7 +45,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    query = clean_search_term(request.GET.get("q"))
     page = Paginator(selectors.patient_list(user=request.user, query=query), 25).get_page(request.GET.get("page"))
     context = {"patients": page.object_list, "page_obj": page, "query": query, "nav": "patients"}
     return render(request, "diagnosis/patient_list.html", context)

@@ -25,7 +25,7 @@ from diagnosis.api.filters import CaseFilter, PredictionFilter
 from diagnosis.api.parsers import SafeJSONParser
 from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Patient, Prediction
-from diagnosis.validation import too_large_message
+from diagnosis.validation import clean_search_term, too_large_message
 
 
 def _call(service: Callable[..., Any], **kwargs: Any) -> Any:
@@ -84,7 +84,8 @@ class PatientViewSet(_CreateRetrieveUpdate):
     update_input = s.PatientUpdateInput
 
     def get_queryset(self):
-        return selectors.patient_list(user=self.request.user, query=self.request.query_params.get("search"))
+        query = clean_search_term(self.request.query_params.get("search"))
+        return selectors.patient_list(user=self.request.user, query=query)
 
     @extend_schema(
         parameters=[OpenApiParameter("search", str, description="MRN (exact or prefix) or part of the name")]

@@ -165,6 +165,7 @@ def test_web_pages_reject_out_of_range_ids_with_404(clinician_client):
     for url in [f"/patients/{HUGE}/", f"/cases/{BIGINT_OVERFLOW}/", f"/radiographs/{HUGE}/image/", "/patients/-1/"]:
         assert clinician_client.get(url).status_code == 404, url
     assert clinician_client.get("/patients/", {"page": HUGE}).status_code == 200
+    assert clinician_client.get("/patients/", {"q": "a\x00b"}).status_code == 200  # PostgreSQL refuses NUL
 
 
 def test_case_form_rejects_an_oversized_question(clinician_client, mine):
