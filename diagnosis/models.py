@@ -7,11 +7,12 @@ Business rules live in ``diagnosis.services`` (writes) and ``diagnosis.selectors
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -72,6 +73,9 @@ def radiograph_upload_to(instance: Radiograph, filename: str) -> str:
     return f"radiographs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
 
 
+EARLIEST_BIRTH_DATE = datetime.date(1880, 1, 1)
+
+
 class Patient(models.Model):
     """A patient. ``team`` registered it; teams owning any of its cases also see it."""
 
@@ -96,6 +100,10 @@ class Patient(models.Model):
     def clean(self) -> None:
         self.mrn = (self.mrn or "").strip()
         self.name = (self.name or "").strip()
+        if self.date_of_birth and not EARLIEST_BIRTH_DATE <= self.date_of_birth <= timezone.localdate():
+            raise ValidationError(
+                {"date_of_birth": f"Enter a date between {EARLIEST_BIRTH_DATE:%d %b %Y} and today."}, code="invalid"
+            )
 
 
 class Case(models.Model):

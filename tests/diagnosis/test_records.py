@@ -137,3 +137,13 @@ def test_case_get_prefetches_current_prediction(clinician, team, django_assert_n
     case = selectors.case_get(user=clinician, pk=older.radiograph.case.pk)
     with django_assert_num_queries(0):
         assert [r.current_prediction for r in case.radiographs.all()] == [newer]
+
+
+@pytest.mark.parametrize("born", ["1850-01-01", "2999-01-01"])
+def test_date_of_birth_must_be_plausible(clinician, team, born):
+    with pytest.raises(ValidationError) as error:
+        services.patient_create(
+            user=clinician, team=team, mrn="DOB-1", name="Time Traveller",
+            date_of_birth=datetime.date.fromisoformat(born), sex="unknown",
+        )  # fmt: skip
+    assert "date_of_birth" in error.value.message_dict

@@ -37,13 +37,3 @@ def victim(clinician, team) -> Records:
         radiograph=radiograph,
         prediction=prediction,
     )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles_and_lockouts():
-    """Throttle counters live in the cache, which outlives a test: every test starts at zero."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
