@@ -7,19 +7,32 @@ import tensorflow as tf
 
 
 def sample_weights(
-    y: np.ndarray, groups: np.ndarray, *, group_power: float = 0.5, class_balanced: bool = True
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    group_power: float = 0.5,
+    class_balanced: bool = True,
+    kinds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class balance times a per-group down-weighting, normalised to mean 1.
 
     A rotated family of ~190 near-identical copies would otherwise outvote a hundred distinct
     radiographs; weighting each image by size**-power lets a family count for size**(1-power).
+    With ``kinds`` (rotated-family or not) classes are balanced within each kind: in the train
+    split rotated copies are mostly "not fractured" and other images mostly "fractured", a
+    shortcut the network would otherwise learn from the black corners of the rotated copies.
     """
     _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     w = counts[inverse].astype(np.float64) ** -group_power
-    for label in (0, 1):
-        mask = y == label
-        if class_balanced and mask.any():
-            w[mask] *= 0.5 / w[mask].sum()  # each class carries half of the total weight
+    if class_balanced:
+        strata = np.zeros(len(y), dtype=int) if kinds is None else np.asarray(kinds, dtype=int)
+        for stratum in np.unique(strata):
+            in_stratum = strata == stratum
+            share = in_stratum.mean()  # each kind keeps its share of the total weight
+            for label in (0, 1):
+                mask = in_stratum & (y == label)
+                if mask.any():
+                    w[mask] *= 0.5 * share / w[mask].sum()
     return (w / w.mean()).astype(np.float32)
 
 

@@ -91,11 +91,11 @@ def _library_versions() -> dict[str, str]:
 
 
 def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     import keras
     import tensorflow as tf
 
-    from training.callbacks import ProgressBar, ValidationAUROC
+    from training.callbacks import ProgressBar, ValidationAUROC, WeightEMA
     from training.inference import batched_probabilities
     from training.networks import build, input_spec
     from training.pipeline import as_float, make_augmenter, sample_weights, train_dataset
@@ -131,7 +131,11 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     # 3. Fit on train; validation only selects the epoch and the thresholds.
     train, val, test = data["train"], data["val"], data["test"]
     weights = sample_weights(
-        train.y, train.groups, group_power=recipe["group_weight_power"], class_balanced=recipe["class_balanced"]
+        train.y,
+        train.groups,
+        group_power=recipe["group_weight_power"],
+        class_balanced=recipe["class_balanced"],
+        kinds=train.rotated if recipe["kind_balanced"] else None,
     )
     aug = recipe["augment"]
     augment = make_augmenter(
@@ -153,12 +157,20 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
     tta = list(recipe["tta"])
     x_val = as_float(val.x)
+    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
     selector = ValidationAUROC(
-        x_val, val.y, val.groups, predict=lambda m, x: batched_probabilities(m, x, tta), patience=recipe["patience"]
+        x_val,
+        val.y,
+        val.groups,
+        predict=lambda m, x: batched_probabilities(m, x, tta),
+        patience=recipe["patience"],
+        ema=ema,
+        train_probe=_train_probe(train, cfg.seed),
     )
     log(f"training {cfg.arch}: {model.count_params():,} parameters, {epochs} epochs of {steps} batches")
     fit_started = time.monotonic()
-    model.fit(ds, epochs=epochs, callbacks=[selector, ProgressBar(steps * epochs, file=cfg.progress_file)], verbose=0)
+    callbacks = ([ema] if ema else []) + [selector, ProgressBar(steps * epochs, file=cfg.progress_file)]
+    model.fit(ds, epochs=epochs, callbacks=callbacks, verbose=0)
     fit_seconds = time.monotonic() - fit_started
     selector.restore_best()
     log(f"selected epoch {selector.best_epoch} (val score {selector.best_score:.4f})")
@@ -231,6 +243,9 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 "decode_seconds": round(decode_seconds, 1),
                 "fit_seconds": round(fit_seconds, 1),
                 "wall_seconds": round(time.monotonic() - started, 1),
+                # CPU seconds of all threads: on a machine shared with other jobs, CPU time / cores
+                # is what the run would take alone.
+                "cpu_seconds": round(time.process_time() - cpu_started, 1),
                 "cpu_count": os.cpu_count(),
             },
             "libraries": _library_versions(),
@@ -243,6 +258,13 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         raise
     log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
     return TrainResult(root / version, card)
+
+
+def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
+    from training.pipeline import as_float
+
+    pick = np.random.default_rng(seed).permutation(len(train.x))[:size]
+    return as_float(train.x[pick]), train.y[pick]
 
 
 def _optimizer(recipe: dict, steps: int, epochs: int):

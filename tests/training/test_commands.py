@@ -20,6 +20,7 @@ from training.inference import get_predictor
 from training.models import ModelVersion
 from training.pipeline import as_float
 from training.registry import read_card
+from training.trainer import _new_version_name
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -45,9 +46,12 @@ def test_retrain_writes_a_loadable_version_and_registers_it(tiny_dataset, tmp_pa
     assert get_predictor(folder.name).version == folder.name
     assert ModelVersion.objects.get(version=folder.name).architecture == "default"
 
-    # A second run never overwrites the first.
-    call_command("retrain", *args, stdout=StringIO(), stderr=StringIO())
-    assert len([p for p in settings.FRACTURE_MODELS_DIR.iterdir() if p.is_dir()]) == 2
+
+def test_version_names_never_reuse_a_folder(tmp_path):
+    first = _new_version_name(tmp_path, "default")
+    (tmp_path / first).mkdir()
+    second = _new_version_name(tmp_path, "default")
+    assert second != first and not (tmp_path / second).exists()
 
 
 def test_retrain_refuses_leaky_splits_unless_allowed(tiny_dataset, tmp_path, settings):
