@@ -17,7 +17,6 @@ import pytest
 
 from fracture_site.localredis import free_port, wait_for_port
 
-
 ROOT = Path(__file__).resolve().parents[2]
 LEAKS = (b"Traceback", b"OperationalError", b"psycopg", b"sqlite3", b'File "')
 
