@@ -86,7 +86,7 @@ def test_patient_search_by_mrn_and_name(clinician_client, team):
 def test_create_patient_then_case_through_the_forms(clinician_client, clinician):
     response = clinician_client.post(
         reverse("diagnosis:patient-create"),
-        {"mrn": " MRN-77 ", "name": "Mary Anning", "date_of_birth": "1799-05-21", "sex": "female",
+        {"mrn": " MRN-77 ", "name": "Mary Anning", "date_of_birth": "1979-05-21", "sex": "female",
          "team": clinician.groups.get().pk},
     )  # fmt: skip
     patient = Patient.objects.get(mrn="MRN-77")
