@@ -24,6 +24,9 @@ from diagnosis.models import Prediction, Radiograph
 logger = logging.getLogger(__name__)
 
 Status = Prediction.Status
+_RESULT_FIELDS = (
+    "label", "probability", "threshold", "model_version", "inference_ms", "status", "error", "finished_at",
+)  # fmt: skip
 # Database hiccups worth a retry; everything else about a run is a definite outcome.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -82,12 +85,16 @@ def prediction_claim(*, prediction_id: int) -> bool:
     return changed == 1
 
 
-def prediction_fail(*, prediction_id: int, reason: str) -> None:
-    """Record a definite failure of a pending run, with a reason a clinician can read."""
+def prediction_fail(*, prediction_id: int, reason: str, started_at: datetime.datetime | None = None) -> None:
+    """Record a definite failure of a pending run, with a reason a clinician can read.
+
+    With ``started_at`` only that run may fail the row: a run that was taken over leaves it alone.
+    """
+    pending = Prediction.objects.filter(pk=prediction_id, status__in=(Status.QUEUED, Status.RUNNING))
+    if started_at is not None:
+        pending = pending.filter(status=Status.RUNNING, started_at=started_at)
     with transaction.atomic():
-        failed = Prediction.objects.filter(pk=prediction_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
-            status=Status.FAILED, error=reason[:2000], finished_at=timezone.now()
-        )
+        failed = pending.update(status=Status.FAILED, error=reason[:2000], finished_at=timezone.now())
         if failed:
             _audit_finished(Prediction.objects.select_related("radiograph__case").get(pk=prediction_id))
 
@@ -119,16 +126,19 @@ def prediction_run(*, prediction_id: int) -> None:
 
     try:
         prediction = Prediction.objects.select_related("radiograph__case").get(pk=prediction_id)
+        claimed_at = prediction.started_at  # identifies this run: a takeover sets a newer one
         try:
             predictor = get_predictor()
         except ModelUnavailable as exc:
-            prediction_fail(prediction_id=prediction_id, reason=f"The AI model is unavailable: {exc}")
+            reason = f"The AI model is unavailable: {exc}"
+            prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
             return
         try:
             with prediction.radiograph.image.open("rb") as handle:
                 image = open_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
         except (ImageDecodeError, OSError) as exc:
-            prediction_fail(prediction_id=prediction_id, reason=f"The radiograph file could not be read: {exc}")
+            reason = f"The radiograph file could not be read: {exc}"
+            prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
             return
         result = predictor.predict_images([image])[0]
         prediction.label = result.label
@@ -139,9 +149,16 @@ def prediction_run(*, prediction_id: int) -> None:
         prediction.status = Status.SUCCEEDED
         prediction.error = ""
         prediction.finished_at = timezone.now()
+        prediction.full_clean()
         with transaction.atomic():
-            prediction.full_clean()
-            prediction.save()
+            # Fenced on this run's claim: if the run outlived the time limit and was taken over,
+            # the newer run owns the row and this result is dropped, never written twice.
+            stored = Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING, started_at=claimed_at).update(
+                **{field: getattr(prediction, field) for field in _RESULT_FIELDS}
+            )
+            if not stored:
+                logger.warning("prediction %s was taken over by a newer run; result dropped", prediction_id)
+                return
             _audit_finished(prediction)
     except TRANSIENT_ERRORS:
         _release(prediction_id)

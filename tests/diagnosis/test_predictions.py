@@ -45,6 +45,25 @@ def test_second_delivery_is_a_quiet_no_op(monkeypatch):
     assert (prediction.status, prediction.attempts) == (Status.SUCCEEDED, 0)
 
 
+def test_a_run_taken_over_midway_does_not_write_its_result(tiny_model, monkeypatch):
+    """A run that outlived the time limit lost the row to a newer run: only the newer one writes."""
+    from training.inference import get_predictor
+
+    prediction = PredictionFactory()
+    predictor = get_predictor()
+    real_predict = predictor.predict_images
+
+    def taken_over_while_running(images):
+        later = timezone.now() + datetime.timedelta(seconds=1)
+        Prediction.objects.filter(pk=prediction.pk).update(started_at=later, attempts=2)
+        return real_predict(images)
+
+    monkeypatch.setattr(predictor, "predict_images", taken_over_while_running)
+    tasks.predict.run(prediction.pk)
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.label, prediction.probability) == (Status.RUNNING, None, None)
+
+
 def test_missing_model_fails_with_a_readable_reason(no_model):
     prediction = PredictionFactory()
     services.prediction_run(prediction_id=prediction.pk)
@@ -69,11 +88,12 @@ def test_transient_database_error_puts_the_row_back_for_a_retry(monkeypatch, tin
     def flaky(*args: object, **kwargs: object) -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(Prediction, "save", flaky)
+    # The connection drops inside the transaction that stores the result: nothing is kept.
+    monkeypatch.setattr("diagnosis.services.predictions._audit_finished", flaky)
     with pytest.raises(OperationalError):
         services.prediction_run(prediction_id=prediction.pk)
     prediction.refresh_from_db()
-    assert (prediction.status, prediction.attempts) == (Status.QUEUED, 1)
+    assert (prediction.status, prediction.attempts, prediction.label) == (Status.QUEUED, 1, None)
     assert OperationalError in tasks.predict.autoretry_for and tasks.predict.max_retries
 
 
