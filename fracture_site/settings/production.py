@@ -28,10 +28,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", default=60)  # noqa: F405
 
-# Throttle counters and lockouts must be shared by every web process: Redis, not process memory.
+# Throttle counters must be shared by every web process: Redis, not process memory. The backend
+# fails open, so a Redis restart never turns API requests into 500s.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "fracture_site.cache.FailOpenRedisCache",
         "LOCATION": env.str("DJANGO_CACHE_URL", default=REDIS_URL),  # noqa: F405
     }
 }
