@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from diagnosis import selectors, services
-from diagnosis.audit import audit_admin_entries, audit_export_csv
+from diagnosis.audit import CSV_COLUMNS, audit_admin_entries, audit_export_csv
 from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
 from diagnosis.templatetags.diagnosis_tags import percent
 
@@ -176,16 +176,7 @@ class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
     only events about their own teams' records (log-ins and exports belong to no team).
     """
 
-    list_display = (
-        "timestamp",
-        "actor_username",
-        "action",
-        "object_type",
-        "object_id",
-        "description",
-        "team",
-        "ip_address",
-    )
+    list_display = tuple(column for column in CSV_COLUMNS if column not in ("user_agent", "path"))
     list_filter = ("action", "timestamp", _TEAM_FILTER, ("actor", admin.RelatedOnlyFieldListFilter), "object_type")
     search_fields = ("actor_username", "description", "object_id", "ip_address", "path")
     date_hierarchy = "timestamp"

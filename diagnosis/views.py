@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +22,8 @@ from diagnosis.forms import CaseForm, PatientForm
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 from diagnosis.validation import clean_search_term, too_large_message
 
+T = TypeVar("T")
+
 
 def _apply_errors(form: Form, error: ValidationError) -> None:
     """Show a service's ValidationError on the form: field errors by field, the rest on top."""
@@ -27,6 +32,17 @@ def _apply_errors(form: Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
+
+
+def _submitted(request: HttpRequest, form: Form, service: Callable[[dict], T]) -> T | None:
+    """Call the service with a valid POSTed form; its ValidationError becomes form errors."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return service(form.cleaned_data)
+    except ValidationError as error:
+        _apply_errors(form, error)
+        return None
 
 
 def _form_page(request: HttpRequest, form: Form, *, title: str, cancel_url: str, **extra: object) -> HttpResponse:
@@ -59,14 +75,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, "You are not a member of any care team, so you cannot register patients.")
         return redirect("diagnosis:patient-list")
     form = PatientForm(request.POST or None, teams=teams)
-    if request.method == "POST" and form.is_valid():
-        try:
-            patient = services.patient_create(user=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, f"Patient {patient.name} registered.")
-            return redirect("diagnosis:patient-detail", pk=patient.pk)
+    patient = _submitted(request, form, lambda data: services.patient_create(user=request.user, **data))
+    if patient:
+        messages.success(request, f"Patient {patient.name} registered.")
+        return redirect("diagnosis:patient-detail", pk=patient.pk)
     return _form_page(
         request, form, title="New patient", cancel_url=reverse("diagnosis:patient-list"), submit_label="Register"
     )
@@ -87,14 +99,9 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     initial = {"mrn": patient.mrn, "name": patient.name, "date_of_birth": patient.date_of_birth, "sex": patient.sex}
     form = PatientForm(request.POST or None, initial=initial, teams=[], editing=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_update(user=request.user, patient=patient, data=form.cleaned_data)
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, "Patient details saved.")
-            return redirect("diagnosis:patient-detail", pk=patient.pk)
+    if _submitted(request, form, lambda data: services.patient_update(user=request.user, patient=patient, data=data)):
+        messages.success(request, "Patient details saved.")
+        return redirect("diagnosis:patient-detail", pk=patient.pk)
     cancel = reverse("diagnosis:patient-detail", args=[patient.pk])
     return _form_page(request, form, title=f"Edit {patient.name}", cancel_url=cancel)
 
@@ -105,14 +112,10 @@ def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
     teams = list(selectors.user_teams(user=request.user))
     form = CaseForm(request.POST or None, teams=teams)
-    if request.method == "POST" and form.is_valid():
-        try:
-            case = services.case_create(user=request.user, patient=patient, **form.cleaned_data)
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, "Case opened. Add X-rays below.")
-            return redirect("diagnosis:case-detail", pk=case.pk)
+    case = _submitted(request, form, lambda data: services.case_create(user=request.user, patient=patient, **data))
+    if case:
+        messages.success(request, "Case opened. Add X-rays below.")
+        return redirect("diagnosis:case-detail", pk=case.pk)
     cancel = reverse("diagnosis:patient-detail", args=[patient.pk])
     return _form_page(
         request,
@@ -143,14 +146,9 @@ def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(user=request.user, pk=pk)
     initial = {"body_region": case.body_region, "clinical_question": case.clinical_question, "status": case.status}
     form = CaseForm(request.POST or None, initial=initial, teams=[], editing=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.case_update(user=request.user, case=case, data=form.cleaned_data)
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, "Case saved.")
-            return redirect("diagnosis:case-detail", pk=case.pk)
+    if _submitted(request, form, lambda data: services.case_update(user=request.user, case=case, data=data)):
+        messages.success(request, "Case saved.")
+        return redirect("diagnosis:case-detail", pk=case.pk)
     return _form_page(request, form, title="Edit case", cancel_url=reverse("diagnosis:case-detail", args=[case.pk]))
 
 
