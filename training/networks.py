@@ -11,7 +11,7 @@ ARCHITECTURES = ("default", "seed")
 
 # Input specs for ``imaging.to_model_input``; stored in every card.
 INPUT_SPECS: dict[str, dict] = {
-    "default": {"size": 192, "color": "grey", "resize": "letterbox"},
+    "default": {"size": 160, "color": "grey", "resize": "letterbox"},
     # The prototype read RGB at 150x150 with Keras' stretching directory iterator.
     "seed": {"size": 150, "color": "rgb", "resize": "stretch"},
 }
@@ -83,19 +83,31 @@ def build_default(
     widths: tuple[int, ...] = DEFAULT_WIDTHS,
     dropout: float = 0.3,
     weight_decay: float = 0.0,
+    head: str = "gap",
+    standardize: bool = False,
 ) -> keras.Model:
-    """Compact greyscale CNN: standardise, strided stem, separable residual stages, global pooling.
+    """Compact greyscale CNN: strided stem, separable residual stages, global pooling.
 
     Global average pooling (not a dense layer over a flattened map) is what keeps the file small
-    and stops the network from memorising where in the frame things are.
+    and stops the network from memorising where in the frame things are. Per-image
+    standardisation is available but off: on validation it discarded exposure cues the data
+    carries and the network underfit (see training/README.md).
     """
     size, channels = spec["size"], 3 if spec.get("color") == "rgb" else 1
     inputs = keras.Input((size, size, channels), name="image")
-    x = PerImageStandardize(name="standardize")(inputs)
+    x = PerImageStandardize(name="standardize")(inputs) if standardize else inputs
     x = _conv_bn(x, widths[0], 3, stride=2)
     for filters in widths[1:]:
         x = _sep_block(x, filters, stride=2, weight_decay=weight_decay)
-    x = layers.GlobalAveragePooling2D()(x)
+    if head == "spatial":
+        # Keeps a coarse map of where features are (as the prototype's flatten did) at a
+        # fraction of its parameters: 1x1 squeeze to 16 channels before flattening.
+        x = _conv_bn(x, 16, 1)
+        x = layers.Flatten()(x)
+        x = layers.Dropout(dropout)(x)
+        x = layers.Dense(64, activation="relu")(x)
+    else:
+        x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fractured")(x)
     return keras.Model(inputs, outputs, name="default")
