@@ -1,10 +1,10 @@
 """Default model vs the prototype's seed network: CPU inference time per image and file size.
 
-Both are measured in one process, one after the other, on the same inputs, through the same
-serving function (training.inference.batched_probabilities, with the card's test-time
-augmentation for the default). The seed network is built at its own input size (150 px RGB);
-its weights do not change its speed or file size, so untrained weights are used when no trained
-seed model file is at hand.
+Both are measured in one process, one after the other, on the same random inputs, in both
+runtimes the project has: TensorFlow's compiled graph (training.inference.batched_probabilities,
+with the card's test-time augmentation for the default) and LiteRT (training.serving, what the
+worker serves). The seed network is built at its own input size (150 px RGB); its weights do not
+change its speed or file size, so untrained weights are used.
 
     .venv/bin/python bench/inference_compare.py [--model VERSION] [--runs 50]
 """
@@ -47,43 +47,54 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from training.inference import batched_probabilities, get_predictor
+    from training.inference import batched_probabilities, get_predictor, load_keras_model
     from training.networks import build_seed, input_spec
+    from training.serving import LiteModel, export_serving
 
     predictor = get_predictor(args.model)
-    default_file = predictor.version_dir / predictor.card.get("model_file", "model.keras")
+    default_keras = load_keras_model(predictor.version_dir / predictor.card.get("model_file", "model.keras"))
     seed_spec = input_spec("seed")
-    seed_model = build_seed(seed_spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        seed_file = Path(tmp) / "seed.keras"
-        seed_model.save(seed_file)
-        seed_bytes = seed_file.stat().st_size
-
+    seed_keras = build_seed(seed_spec)
     rng = np.random.default_rng(0)
     rows = []
-    for name, model, spec, tta, size_bytes in (
-        ("default", predictor._model, predictor.spec, predictor.tta, default_file.stat().st_size),
-        ("seed", seed_model, seed_spec, [], seed_bytes),
-    ):
-        channels = 3 if spec["color"] == "rgb" else 1
-        timings = {}
-        for batch_size in (1, 32):
-            batch = rng.random((batch_size, spec["size"], spec["size"], channels), dtype=np.float32)
-            timings[batch_size] = _time_per_image(
-                lambda b, m=model, t=tta: batched_probabilities(m, b, t), batch, args.runs
-            )
-        rows.append((name, spec, tta, model.count_params(), size_bytes, timings))
+    with tempfile.TemporaryDirectory() as tmp:
+        models = (("default", default_keras, predictor.spec, predictor.tta), ("seed", seed_keras, seed_spec, []))
+        for name, keras_model, spec, tta in models:
+            keras_file, lite_file = Path(tmp) / f"{name}.keras", Path(tmp) / f"{name}.tflite"
+            keras_model.save(keras_file)
+            export_serving(keras_model, lite_file)
+            lite = LiteModel(lite_file)
+            channels = 3 if spec["color"] == "rgb" else 1
+            timings = {}
+            for batch_size in (1, 32):
+                batch = rng.random((batch_size, spec["size"], spec["size"], channels), dtype=np.float32)
+                timings["tf", batch_size] = _time_per_image(
+                    lambda b, m=keras_model, t=tta: batched_probabilities(m, b, t),
+                    batch,
+                    args.runs,
+                )
+                timings["lite", batch_size] = _time_per_image(lite, batch, args.runs)
+            sizes = {"keras": keras_file.stat().st_size, "lite": lite_file.stat().st_size}
+            rows.append((name, spec, keras_model.count_params(), sizes, timings))
 
-    print(f"CPU cores: {os.cpu_count()}, runs: {args.runs} (median)")
-    print(f"{'model':<8} {'input':<22} {'TTA':<6} {'params':>10} {'file MB':>8} {'ms/img b=1':>11} {'ms/img b=32':>12}")
-    for name, spec, tta, params, size_bytes, t in rows:
-        shape = f"{spec['size']}px {spec['color']} {spec['resize']}"
-        views = len(tta) + 1
-        print(f"{name:<8} {shape:<22} {views:<6} {params:>10,} {size_bytes / 1e6:>8.2f} {t[1]:>11.2f} {t[32]:>12.2f}")
-    (_, _, _, dp, ds, dt), (_, _, _, sp, ss, st) = rows
+    print(f"CPU cores: {os.cpu_count()}, runs: {args.runs} (median ms per image)")
+    header = f"{'model':<8} {'input':<20} {'params':>10} {'.keras MB':>9} {'.tflite MB':>10}"
+    print(header + f" {'TF b=1':>7} {'TF b=32':>8} {'LiteRT b=1':>10} {'LiteRT b=32':>11}")
+    for name, spec, params, sizes, t in rows:
+        shape = f"{spec['size']}px {spec['color']}"
+        print(
+            f"{name:<8} {shape:<20} {params:>10,} {sizes['keras'] / 1e6:>9.2f} {sizes['lite'] / 1e6:>10.2f}"
+            f" {t['tf', 1]:>7.2f} {t['tf', 32]:>8.2f} {t['lite', 1]:>10.2f} {t['lite', 32]:>11.2f}"
+        )
+    (_, _, dp, ds, dt), (_, _, sp, ss, st) = rows
+    print("ratios seed/default, same runtime for both:")
+    print(f"  TensorFlow graph: b=1 {st['tf', 1] / dt['tf', 1]:.1f}x, b=32 {st['tf', 32] / dt['tf', 32]:.1f}x")
+    print(f"  LiteRT:           b=1 {st['lite', 1] / dt['lite', 1]:.1f}x, b=32 {st['lite', 32] / dt['lite', 32]:.1f}x")
+    served = st["tf", 1] / dt["lite", 1]
+    print(f"served default (LiteRT) vs seed as the prototype ran it (Keras/TF), b=1: {served:.1f}x")
     print(
-        f"ratios seed/default: speed b=1 {st[1] / dt[1]:.1f}x, speed b=32 {st[32] / dt[32]:.1f}x, "
-        f"file size {ss / ds:.1f}x, parameters {sp / dp:.1f}x"
+        f"file size: .keras {ss['keras'] / ds['keras']:.1f}x, .tflite {ss['lite'] / ds['lite']:.1f}x; "
+        f"parameters {sp / dp:.1f}x"
     )
 
 

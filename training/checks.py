@@ -22,6 +22,7 @@ from django.core.checks import Warning as CheckWarning
 
 from training.cards import validate_card
 from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
+from training.serving import serving_file_problem
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # A Keras 3 ``.keras`` file is a zip holding these two (plus metadata.json).
@@ -40,6 +41,8 @@ def model_check(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -
         message = f"The model card of {folder.name} is invalid: {'; '.join(problems)}"
         return [CheckWarning(message, hint=HINT, id="training.W002")]
     problem = model_file_problem(model_file(folder, card))
+    if not problem and card.get("serving_file"):
+        problem = serving_file_problem(folder / card["serving_file"], card.get("serving_file_sha256"))
     if problem:
         return [CheckWarning(f"The model file of {folder.name} is unusable: {problem}", hint=HINT, id="training.W003")]
     return []

@@ -1,7 +1,9 @@
 """The one place that loads and runs the network (worker, ``classify``, ``evaluate``).
 
 TensorFlow is imported lazily inside functions, so importing this module costs nothing; a
-worker process loads a model once (after fork) and keeps it in a per-process cache.
+worker process loads a model once (after fork) and keeps it in a per-process cache. A version
+with a ``serving_file`` (LiteRT, see ``training.serving``) is served through it without
+TensorFlow; otherwise the Keras file is run through a compiled TensorFlow graph.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PIL import Image
 
 from training.imaging import open_image, to_model_input
 from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
+from training.serving import LiteModel
 
 __all__ = ["ModelUnavailable", "PredictionResult", "Predictor", "clear_cache", "get_predictor"]
 
@@ -48,7 +51,11 @@ class Predictor:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelUnavailable(f"model card of {self.version} has no usable {name!r} threshold") from exc
         self.tta: list[str] = list(self.card.get("tta", []))
-        self._model = _load_keras_model(model_file(self.version_dir, self.card))
+        serving = self.card.get("serving_file")
+        if serving:
+            self._model = LiteModel(self.version_dir / serving)
+        else:
+            self._model = load_keras_model(model_file(self.version_dir, self.card))
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Fractured probability per row of an already prepared batch (NHWC float32)."""
@@ -94,6 +101,8 @@ def _compiled_forward(model):
     and lets TensorFlow fuse convolution, batch norm and activation. Variables are captured by
     reference, so weights changed during training are used as they are.
     """
+    if isinstance(model, LiteModel):
+        return model
     entry = _forwards.get(id(model))
     if entry is None or entry[0] is not model:
         import tensorflow as tf
@@ -112,7 +121,7 @@ def _tta_view(x: np.ndarray, name: str) -> np.ndarray:
     raise ModelUnavailable(f"unknown test-time augmentation {name!r} in model card")
 
 
-def _load_keras_model(path: Path):
+def load_keras_model(path: Path):
     if not path.is_file():
         raise ModelUnavailable(f"model file missing: {path}")
     import keras  # lazy: only processes that predict pay for TensorFlow

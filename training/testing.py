@@ -9,6 +9,7 @@ import numpy as np
 
 from training.cards import write_card
 from training.registry import MODEL_NAME
+from training.serving import SERVING_NAME, export_serving
 
 
 def synthetic_images(n: int, size: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +42,13 @@ def build_tiny_model_version(root: Path, *, version: str = "tiny-test", image_si
     folder = Path(root) / version
     folder.mkdir(parents=True, exist_ok=False)
     model.save(folder / MODEL_NAME)
+    serving_entries = export_serving(model, folder / SERVING_NAME)
     card = {
         "version": version,
         "architecture": "default",
         "created_at": datetime.now(UTC).isoformat(),
         "model_file": MODEL_NAME,
+        **serving_entries,
         "input": spec,
         "thresholds": {"balanced": 0.5, "high_sensitivity": 0.3},
         "default_threshold": "balanced",

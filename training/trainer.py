@@ -20,6 +20,7 @@ from training.leakage import check_leakage, format_report
 from training.metrics import choose_thresholds, evaluate_predictions, summary_line
 from training.recipes import RECIPES
 from training.registry import MODEL_NAME, models_root
+from training.serving import SERVING_NAME, export_serving
 
 Log = Callable[[str], None]
 
@@ -197,6 +198,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         )
         serving.set_weights(model.get_weights())  # an uncompiled copy: no optimizer state in the file
         serving.save(tmp / MODEL_NAME)
+        serving_entries = export_serving(serving, tmp / SERVING_NAME)
         training_curves(selector.history, tmp / "training_curves.png", best_epoch=selector.best_epoch)
         curves = {"val": (val.y, p_val, metrics["val"]["auroc"])}
         if "test" in metrics:
@@ -211,13 +213,14 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "architecture": cfg.arch,
             "model_file": MODEL_NAME,
             "model_file_bytes": (tmp / MODEL_NAME).stat().st_size,
+            **serving_entries,
             "parameters": int(model.count_params()),
             "input": spec,
             "preprocessing": (
                 "training.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: "
                 f"{spec['color']} via one conversion for every mode (alpha over black, 16-bit scaled), "
                 f"{spec['resize']} to {spec['size']}px, scaled to [0, 1]"
-                + ("; per-image standardisation inside the network" if cfg.arch == "default" else "")
+                + ("; per-image standardisation inside the network" if recipe["network"].get("standardize") else "")
             ),
             "tta": tta,
             "thresholds": thresholds,

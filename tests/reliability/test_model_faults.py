@@ -25,7 +25,8 @@ def _version(tiny_model_root: Path, root: Path, *, model_bytes: bytes | None = N
     """A copy of the tiny model version under ``root/v1``, its model file optionally replaced."""
     folder = shutil.copytree(tiny_model_root / "tiny-test", root / "v1")
     if model_bytes is not None:
-        (folder / "model.keras").write_bytes(model_bytes)
+        for name in ("model.keras", "model.tflite"):  # the archive and the served file alike
+            (folder / name).write_bytes(model_bytes)
     return folder
 
 
@@ -119,7 +120,8 @@ def test_worker_fails_predictions_readably_and_keeps_consuming(
     assert clinician_client.get(f"/cases/{case.pk}/").status_code == 200
     body = api_client.get(f"/api/v1/predictions/{corrupt.pk}/").json()
     assert (body["status"], body["error"]) == ("failed", corrupt.error)
-    shutil.copyfile(tiny_model_root / "tiny-test" / "model.keras", models / "v1" / "model.keras")
+    for name in ("model.keras", "model.tflite"):
+        shutil.copyfile(tiny_model_root / "tiny-test" / name, models / "v1" / name)
     repaired = outcome("repaired.png")
     assert repaired.status == "succeeded" and repaired.model_version == "tiny-test", repaired.error
     assert worker.alive()

@@ -48,7 +48,14 @@ def test_empty_folder_fails_loudly(settings, tmp_path):
 def test_corrupt_card_and_model_fail_loudly(settings, tmp_path):
     settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
     folder = build_tiny_model_version(tmp_path, version="broken")
+    (folder / "model.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+        get_predictor("broken")
+    card = read_card(folder)
+    del card["serving_file"]  # a version served from its Keras file
+    (folder / "card.json").write_text(json.dumps(card))
     (folder / "model.keras").write_bytes(b"not a zip")
+    clear_cache()
     with pytest.raises(ModelUnavailable, match="cannot be loaded"):
         get_predictor("broken")
     (folder / "card.json").write_text("{ not json")
@@ -68,3 +75,30 @@ def test_predictor_contract(models):
         assert 0.0 <= r.probability <= 1.0
         assert r.label == ("fractured" if r.probability >= r.threshold else "not_fractured")
         assert r.model_version == "b-new" and r.inference_ms > 0
+
+
+def test_served_litert_file_gives_the_keras_probabilities(settings, tmp_path):
+    """The worker serves the LiteRT export; evaluation may run the Keras file: they must agree."""
+    import numpy as np
+
+    from training.inference import batched_probabilities, load_keras_model
+    from training.serving import LiteModel
+
+    folder = build_tiny_model_version(tmp_path, version="pair")
+    batch = np.random.default_rng(3).random((5, 32, 32, 1), dtype=np.float32)
+    keras_probs = batched_probabilities(load_keras_model(folder / "model.keras"), batch, [])
+    lite_probs = batched_probabilities(LiteModel(folder / "model.tflite"), batch, [])
+    assert np.allclose(keras_probs, lite_probs, atol=1e-5)
+
+
+def test_check_catches_a_damaged_serving_file(settings, tmp_path):
+    from training.checks import model_check
+
+    folder = build_tiny_model_version(tmp_path, version="flip")
+    settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, "flip"
+    assert model_check() == []
+    data = bytearray((folder / "model.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "model.tflite").write_bytes(bytes(data))
+    [warning] = model_check()
+    assert warning.id == "training.W003" and "SHA-256 differs" in warning.msg
