@@ -4,7 +4,7 @@ from __future__ import annotations
 
 RECIPES: dict[str, dict] = {
     "default": {
-        "epochs": 16,
+        "epochs": 24,
         "batch_size": 32,
         "optimizer": "adamw",
         "learning_rate": 2e-3,
