@@ -68,6 +68,7 @@ def main() -> int:
 
         manage("migrate", "--noinput", "-v", "0")
         manage("collectstatic", "--noinput", "-v", "0")
+        manage("register_models")
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
         manage("demo_setup", "--password", password)
 

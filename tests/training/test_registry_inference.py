@@ -102,3 +102,19 @@ def test_check_catches_a_damaged_serving_file(settings, tmp_path):
     (folder / "model.tflite").write_bytes(bytes(data))
     [warning] = model_check()
     assert warning.id == "training.W003" and "SHA-256 differs" in warning.msg
+
+
+@pytest.mark.django_db
+def test_register_models_records_every_version_once(settings, tmp_path):
+    from django.core.management import call_command
+
+    from training.models import ModelVersion
+
+    build_tiny_model_version(tmp_path, version="v-old")
+    build_tiny_model_version(tmp_path, version="v-new")
+    (tmp_path / "not-a-version").mkdir()
+    settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
+    call_command("register_models")
+    call_command("register_models")
+    assert sorted(ModelVersion.objects.values_list("version", flat=True)) == ["v-new", "v-old"]
+    assert [v.version for v in ModelVersion.objects.all() if v.is_active] == ["v-new"]
