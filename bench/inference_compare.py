@@ -47,18 +47,20 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from training.inference import batched_probabilities, get_predictor, load_keras_model
+    from training.inference import batched_probabilities, load_keras_model
     from training.networks import build_seed, input_spec
+    from training.registry import model_file, read_card, resolve_version_dir
     from training.serving import LiteModel, export_serving
 
-    predictor = get_predictor(args.model)
-    default_keras = load_keras_model(predictor.version_dir / predictor.card.get("model_file", "model.keras"))
+    version_dir = resolve_version_dir(args.model)
+    card = read_card(version_dir)
+    default_keras = load_keras_model(model_file(version_dir, card))
     seed_spec = input_spec("seed")
     seed_keras = build_seed(seed_spec)
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = (("default", default_keras, predictor.spec, predictor.tta), ("seed", seed_keras, seed_spec, []))
+        models = (("default", default_keras, card["input"], card.get("tta", [])), ("seed", seed_keras, seed_spec, []))
         for name, keras_model, spec, tta in models:
             keras_file, lite_file = Path(tmp) / f"{name}.keras", Path(tmp) / f"{name}.tflite"
             keras_model.save(keras_file)
@@ -68,12 +70,10 @@ def main() -> None:
             timings = {}
             for batch_size in (1, 32):
                 batch = rng.random((batch_size, spec["size"], spec["size"], channels), dtype=np.float32)
-                timings["tf", batch_size] = _time_per_image(
-                    lambda b, m=keras_model, t=tta: batched_probabilities(m, b, t),
-                    batch,
-                    args.runs,
-                )
-                timings["lite", batch_size] = _time_per_image(lite, batch, args.runs)
+                for runtime, model in (("tf", keras_model), ("lite", lite)):
+                    timings[runtime, batch_size] = _time_per_image(
+                        lambda b, m=model, t=tta: batched_probabilities(m, b, t), batch, args.runs
+                    )
             sizes = {"keras": keras_file.stat().st_size, "lite": lite_file.stat().st_size}
             rows.append((name, spec, keras_model.count_params(), sizes, timings))
 

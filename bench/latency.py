@@ -54,10 +54,27 @@ def api(method: str, url: str, token: str | None = None, body: bytes | None = No
         return json.loads(response.read())
 
 
-def pick_images(count: int) -> list[Path]:
+def usable_images() -> list[Path]:
+    """The test split's X-rays that the upload check accepts (a few dataset JPEGs are truncated)."""
+    from training.imaging import ImageDecodeError, open_image
+
+    def accepted(path: Path) -> bool:
+        try:
+            open_image(path)
+        except ImageDecodeError:
+            return False
+        return True
+
     files = sorted(p for p in (DATASET / "test").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if not files:
-        raise SystemExit(f"no images under {DATASET / 'test'}")
+    usable = [path for path in files if accepted(path)]
+    if not usable:
+        raise SystemExit(f"no readable images under {DATASET / 'test'}")
+    return usable
+
+
+def pick_images(count: int) -> list[Path]:
+    """``count`` images spread over the whole split."""
+    files = usable_images()
     step = max(1, len(files) // count)
     return [files[(i * step) % len(files)] for i in range(count)]
 

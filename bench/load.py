@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import DATASET, multipart, percentile  # noqa: E402
+from bench.latency import multipart, percentile, usable_images  # noqa: E402
 from fracture_site.localredis import free_port, start_private_redis, wait_for_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -154,22 +154,8 @@ class Stack:
 
 
 def pick_images(count: int) -> list[Path]:
-    """``count`` X-rays from the dataset's test split, reused in turn; files the upload check would
-    reject (a few dataset JPEGs are truncated) are left out so every upload should be accepted."""
-    from PIL import Image
-
-    def decodable(path: Path) -> bool:
-        try:
-            with Image.open(path) as image:
-                image.load()
-        except (OSError, SyntaxError):
-            return False
-        return True
-
-    files = sorted(p for p in (DATASET / "test").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    usable = [path for path in files if decodable(path)]
-    if not usable:
-        raise SystemExit(f"no readable images under {DATASET / 'test'}")
+    """``count`` X-rays from the test split, reused in turn, all of them ones the upload accepts."""
+    usable = usable_images()
     return [usable[i % len(usable)] for i in range(count)]
 
 

@@ -86,10 +86,6 @@ class ImageCache:
                 self._write_npy(self._path(key, sha), arr)
             self._write_npy(self._path("phash", sha), hashes)
 
-    def warm(self, files: list[ImageFile], specs: list[dict]) -> None:
-        """Decode once for several specs (used when comparing input sizes)."""
-        self._fill(files, specs)
-
     def arrays(self, files: list[ImageFile], spec: dict) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         self._fill(files, [spec])
         key = spec_key(spec)

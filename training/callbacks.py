@@ -49,7 +49,6 @@ class ValidationAUROC(keras.callbacks.Callback):
         *,
         predict: Callable,
         patience: int,
-        min_epochs: int = 0,
         ema: WeightEMA | None = None,
         train_probe: tuple | None = None,
     ):
@@ -59,7 +58,7 @@ class ValidationAUROC(keras.callbacks.Callback):
         self.train_probe = train_probe
         self.x_val, self.y_val, self.groups_val = x_val, y_val, groups_val
         self.predict = predict
-        self.patience, self.min_epochs = patience, min_epochs
+        self.patience = patience
         self.best_score, self.best_epoch, self.best_weights = -np.inf, -1, None
         self.history: list[dict] = []
 
@@ -85,7 +84,7 @@ class ValidationAUROC(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
         if live is not None:
             self.model.set_weights(live)
-        if score < self.best_score and epoch + 1 >= self.min_epochs and epoch + 1 - self.best_epoch >= self.patience:
+        if score < self.best_score and epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
     def restore_best(self) -> None:

@@ -129,3 +129,8 @@ def counts_table(data: dict[str, SplitData]) -> str:
         c = d.counts()
         lines.append(f"{name:<6} {c['fractured']:>10} {c['not_fractured']:>10} {c['groups']:>7} {c['skipped']:>8}")
     return "\n".join(lines)
+
+
+def as_float(x: np.ndarray) -> np.ndarray:
+    """Cached uint8 -> exactly what ``imaging.to_model_input`` returns."""
+    return x.astype(np.float32) / 255.0

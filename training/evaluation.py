@@ -17,8 +17,8 @@ def evaluate_version(
     cache_dir: Path | None = None, log: Log = print,
 ) -> dict:  # fmt: skip
     """Metrics and plots of a model version on ``data/split``, with the thresholds in its card."""
+    from training.dataset import as_float
     from training.inference import get_predictor
-    from training.pipeline import as_float
     from training.plots import confusion_plot, roc_plot
 
     predictor = get_predictor(version)

@@ -29,8 +29,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "TIFF"),
 )
 SNIFF_BYTES = 16
-
-DEFAULT_SPEC: dict = {"size": 192, "color": "grey", "resize": "letterbox"}
+_ALPHA_MODES = ("P", "PA", "LA", "RGBA", "La", "RGBa")
 
 
 class ImageDecodeError(ValueError):
@@ -100,21 +99,23 @@ def to_grey(image: Image.Image) -> Image.Image:
         return image
     if mode == "1":
         return image.convert("L")
-    if mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        # Transparent areas become black, like the unexposed background of a radiograph.
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        image = Image.alpha_composite(black, rgba).convert("RGB")
+    if mode in _ALPHA_MODES:
+        image = _flatten_alpha(image)
     elif mode != "RGB":
         image = image.convert("RGB")
     return image.convert("L")
 
 
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """Transparent areas become black, like the unexposed background of a radiograph."""
+    rgba = image.convert("RGBA")
+    black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+    return Image.alpha_composite(black, rgba).convert("RGB")
+
+
 def _to_rgb_uint8(image: Image.Image) -> Image.Image:
-    if image.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("RGB")
+    if image.mode in _ALPHA_MODES:
+        return _flatten_alpha(image)
     if image.mode == "RGB":
         return image
     if image.mode == "CMYK":

@@ -81,10 +81,10 @@ class Predictor:
 def batched_probabilities(model, batch: np.ndarray, tta: list[str]) -> np.ndarray:
     """Mean probability over the identity view and each test-time view; used by training too."""
     out = []
+    forward = _compiled_forward(model)
     for start in range(0, len(batch), BATCH):
         x = batch[start : start + BATCH]
         views = [x] + [_tta_view(x, name) for name in tta]
-        forward = _compiled_forward(model)
         probs = [np.asarray(forward(np.ascontiguousarray(v))).reshape(-1) for v in views]
         out.append(np.mean(probs, axis=0))
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

@@ -8,11 +8,10 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="fracture")
 class PerImageStandardize(keras.layers.Layer):
-    """Zero mean, unit variance per image.
+    """Zero mean, unit variance per image, inside the network (so serving cannot forget it).
 
-    Radiographs from different scanners and web figures differ wildly in exposure and contrast;
-    standardising each image inside the network makes the served model immune to that without
-    any extra preprocessing step that serving could forget.
+    Optional (``network.standardize`` in a recipe) and off in the shipped recipe: on validation
+    it discarded exposure cues the data carries and the network underfit (training/README.md).
     """
 
     def call(self, inputs):

@@ -51,20 +51,19 @@ def _conv_bn(x, filters: int, kernel: int, stride: int = 1):
     return layers.ReLU()(x)
 
 
-def _sep_block(x, filters: int, stride: int, weight_decay: float):
+def _sep_block(x, filters: int, stride: int):
     """Residual depthwise-separable block: most of a full conv's reach at a fraction of its cost."""
-    reg = keras.regularizers.l2(weight_decay) if weight_decay else None
     shortcut = x
     y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
     y = layers.BatchNormalization()(y)
     y = layers.ReLU()(y)
-    y = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(y)
+    y = layers.Conv2D(filters, 1, use_bias=False)(y)
     y = layers.BatchNormalization()(y)
     y = layers.ReLU()(y)
     y = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(y)
     y = layers.BatchNormalization()(y)
     y = layers.ReLU()(y)
-    y = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(y)
+    y = layers.Conv2D(filters, 1, use_bias=False)(y)
     y = layers.BatchNormalization()(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         if stride != 1:
@@ -74,16 +73,11 @@ def _sep_block(x, filters: int, stride: int, weight_decay: float):
     return layers.ReLU()(layers.Add()([y, shortcut]))
 
 
-DEFAULT_WIDTHS = (32, 48, 96, 160, 224)
-
-
 def build_default(
     spec: dict,
     *,
-    widths: tuple[int, ...] = DEFAULT_WIDTHS,
+    widths: tuple[int, ...],
     dropout: float = 0.3,
-    weight_decay: float = 0.0,
-    head: str = "gap",
     standardize: bool = False,
 ) -> keras.Model:
     """Compact greyscale CNN: strided stem, separable residual stages, global pooling.
@@ -98,16 +92,8 @@ def build_default(
     x = PerImageStandardize(name="standardize")(inputs) if standardize else inputs
     x = _conv_bn(x, widths[0], 3, stride=2)
     for filters in widths[1:]:
-        x = _sep_block(x, filters, stride=2, weight_decay=weight_decay)
-    if head == "spatial":
-        # Keeps a coarse map of where features are (as the prototype's flatten did) at a
-        # fraction of its parameters: 1x1 squeeze to 16 channels before flattening.
-        x = _conv_bn(x, 16, 1)
-        x = layers.Flatten()(x)
-        x = layers.Dropout(dropout)(x)
-        x = layers.Dense(64, activation="relu")(x)
-    else:
-        x = layers.GlobalAveragePooling2D()(x)
+        x = _sep_block(x, filters, stride=2)
+    x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fractured")(x)
     return keras.Model(inputs, outputs, name="default")

@@ -12,6 +12,13 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)  # figures are not freed otherwise: retrain and evaluate draw several
+    return path
+
+
 def training_curves(history: list[dict], path: Path, *, best_epoch: int | None = None) -> Path:
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -27,10 +34,7 @@ def training_curves(history: list[dict], path: Path, *, best_epoch: int | None =
     ax2.set_ylim(0.4, 1.0)
     ax2.set_xlabel("epoch")
     ax2.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]], path: Path) -> Path:
@@ -45,10 +49,7 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]], pat
     ax.set_xlabel("1 - specificity")
     ax.set_ylabel("sensitivity")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def confusion_plot(at_threshold: dict[str, dict], path: Path, *, title: str) -> Path:
@@ -64,7 +65,4 @@ def confusion_plot(at_threshold: dict[str, dict], path: Path, *, title: str) -> 
         ax.set_xticks([0, 1], ["pred. not fractured", "pred. fractured"])
         ax.set_yticks([0, 1], ["not fractured", "fractured"])
         ax.set_title(f"{title}: {name} (t={m['threshold']:.3f})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -51,8 +51,17 @@ def list_versions(root: Path | None = None) -> list[Path]:
     root = root or models_root()
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and is_servable(p)]
-    return sorted(found, key=lambda p: (read_card(p).get("created_at", ""), p.name))
+    found = []
+    for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
+        try:
+            card = read_card(folder)
+        except ModelUnavailable:
+            continue
+        if model_file(folder, card).is_file():  # baseline folders kept for their card only are not servable
+            found.append((card.get("created_at", ""), folder.name, folder))
+    return [folder for *_, folder in sorted(found)]
 
 
 def resolve_version_dir(version: str | None = None) -> Path:

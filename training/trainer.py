@@ -15,7 +15,7 @@ import numpy as np
 
 from training.cache import ImageCache
 from training.cards import write_card
-from training.dataset import SplitData, counts_table, load_splits
+from training.dataset import SPLITS, SplitData, as_float, counts_table, load_splits
 from training.leakage import check_leakage, format_report
 from training.metrics import choose_thresholds, evaluate_predictions, summary_line
 from training.recipes import RECIPES
@@ -99,7 +99,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     from training.callbacks import ProgressBar, ValidationAUROC, WeightEMA
     from training.inference import batched_probabilities
     from training.networks import build, input_spec
-    from training.pipeline import as_float, make_augmenter, sample_weights, train_dataset
+    from training.pipeline import make_augmenter, sample_weights, train_dataset
     from training.plots import confusion_plot, roc_plot, training_curves
 
     if cfg.arch not in RECIPES:
@@ -111,7 +111,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
 
     # 1. Data: decode (or read the cache), report counts and skipped files.
     cache = ImageCache(cfg.cache_dir)
-    data = load_splits(Path(cfg.data), ("train", "val", "test"), spec, cache, progress=log)
+    data = load_splits(Path(cfg.data), SPLITS, spec, cache, progress=log)
     log(counts_table(data))
     for name in ("train", "val"):
         if len(set(data[name].y.tolist())) < 2:
@@ -143,7 +143,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         cfg.seed,
         rotation=aug["rotation"],
         zoom=aug["zoom"],
-        flip="horizontal_and_vertical" if cfg.arch != "seed" else "horizontal",
+        flip=aug["flip"],
         gamma=aug["gamma"],
         noise=aug["noise"],
     )
@@ -152,7 +152,8 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         train.x, train.y, weights, batch_size=batch, seed=cfg.seed, augment=augment,
         label_smoothing=recipe["label_smoothing"],
     )  # fmt: skip
-    model = build(cfg.arch, spec, **{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()})
+    network = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
+    model = build(cfg.arch, spec, **network)
     steps = int(np.ceil(len(train.x) / batch))
     epochs = recipe["epochs"]
     model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
@@ -193,9 +194,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     tmp = root / f".tmp-{version}-{os.getpid()}"
     tmp.mkdir()
     try:
-        serving = build(
-            cfg.arch, spec, **{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
-        )
+        serving = build(cfg.arch, spec, **network)
         serving.set_weights(model.get_weights())  # an uncompiled copy: no optimizer state in the file
         serving.save(tmp / MODEL_NAME)
         serving_entries = export_serving(serving, tmp / SERVING_NAME)
@@ -264,8 +263,6 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
 
 
 def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
-    from training.pipeline import as_float
-
     pick = np.random.default_rng(seed).permutation(len(train.x))[:size]
     return as_float(train.x[pick]), train.y[pick]
 

@@ -14,11 +14,10 @@ from PIL import Image
 
 from training.cache import ImageCache
 from training.cards import validate_card
-from training.dataset import load_split
+from training.dataset import as_float, load_split
 from training.imaging import open_image, to_model_input
 from training.inference import get_predictor
 from training.models import ModelVersion
-from training.pipeline import as_float
 from training.registry import read_card
 from training.trainer import _new_version_name
 
