@@ -52,7 +52,3 @@ class CaseForm(TeamChoiceMixin, forms.Form):
         else:
             del self.fields["status"]
             self.setup_team(teams)
-
-
-class UploadForm(forms.Form):
-    image = forms.FileField()

@@ -64,12 +64,14 @@ class PredictionLabel(models.TextChoices):
     NOT_FRACTURED = "not_fractured", "No fracture suspected"
 
 
-_EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png"}
+# Per stored format: file extension and the Content-Type it is served with.
+IMAGE_EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png"}
+IMAGE_CONTENT_TYPES = {ImageFormat.JPEG: "image/jpeg", ImageFormat.PNG: "image/png"}
 
 
 def radiograph_upload_to(instance: Radiograph, filename: str) -> str:
     """Random, non-guessable storage name; the client's filename is never used on disk."""
-    extension = _EXTENSIONS.get(instance.format, ".bin")
+    extension = IMAGE_EXTENSIONS.get(instance.format, ".bin")
     return f"radiographs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
 
 
@@ -204,10 +206,6 @@ class Prediction(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
-
-    @property
-    def is_fracture_suspected(self) -> bool:
-        return self.status == self.Status.SUCCEEDED and self.label == self.Label.FRACTURED
 
 
 # Audit trail ----------------------------------------------------------------------------------

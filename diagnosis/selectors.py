@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from diagnosis.models import Case, Patient, Prediction, Radiograph
@@ -82,6 +83,12 @@ def patient_list(*, user: User, query: str | None = None) -> QuerySet[Patient]:
     return patients.select_related("team")
 
 
+def patient_directory(*, user: User, query: str | None = None) -> QuerySet[Patient]:
+    """``patient_list`` with ``case_count``: how many of the patient's cases the user can see."""
+    visible = _visible_cases(user).filter(patient=OuterRef("pk")).order_by().values("patient").annotate(n=Count("pk"))
+    return patient_list(user=user, query=query).annotate(case_count=Coalesce(Subquery(visible.values("n")), 0))
+
+
 def patient_get(*, user: User, pk: Any) -> Patient:
     """One visible patient; ``Http404`` if it does not exist or belongs to other teams only."""
     return _get(patient_list(user=user), pk, "patient")
@@ -122,13 +129,12 @@ def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
 
 
 def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
-    """Visible cases, newest first, with triage annotations (see ``_with_triage``).
+    """Visible cases, newest first.
 
     ``filters`` may hold ``patient`` (id), ``team`` (id), ``status`` and ``body_region``.
     """
     wanted = _only(filters, ("patient", "team", "status", "body_region"))
-    cases = _visible_cases(user).filter(**wanted).select_related("patient", "team")
-    return _with_triage(cases).order_by(*_NEWEST)
+    return _visible_cases(user).filter(**wanted).select_related("patient", "team").order_by(*_NEWEST)
 
 
 def _radiographs_with_history() -> Prefetch:
@@ -144,6 +150,12 @@ def case_get(*, user: User, pk: Any) -> Case:
     return _get(cases.prefetch_related(_radiographs_with_history()), pk, "case")
 
 
+def case_ensure_visible(*, user: User, pk: Any) -> None:
+    """``Http404`` unless the case is visible: one EXISTS query, for services that hold the case."""
+    if not _visible_cases(user).filter(pk=pk).exists():
+        raise Http404("No case matches the given query.")
+
+
 def case_history(*, user: User, patient: Patient) -> QuerySet[Case]:
     """The visible cases of one patient, newest first, with radiographs and prediction history."""
     return case_list(user=user, filters={"patient": patient.pk}).prefetch_related(_radiographs_with_history())
@@ -155,19 +167,18 @@ def worklist(*, user: User) -> QuerySet[Case]:
     Each case carries ``radiograph_count``, ``latest_radiograph_id``,
     ``latest_prediction_{id,status,label,probability}``
     and ``fracture_suspected`` (True when any radiograph's current prediction says
-    "fractured"), so the page can highlight suspected fractures without extra queries.
+    "fractured"), so the page can highlight suspected fractures without extra queries. Only the
+    worklist pays for these subqueries; other case lists do not need them.
     """
-    return case_list(user=user)
+    return _with_triage(case_list(user=user))
 
 
 # Radiographs and predictions ------------------------------------------------------------------
 
 
-def radiograph_list(*, user: User, case: Case | None = None) -> QuerySet[Radiograph]:
-    """Radiographs of visible cases (optionally of one case), newest first."""
+def radiograph_list(*, user: User) -> QuerySet[Radiograph]:
+    """Radiographs of visible cases, newest first."""
     radiographs = Radiograph.objects.filter(case__in=_visible_cases(user))
-    if case is not None:
-        radiographs = radiographs.filter(case=case)
     return radiographs.select_related("case", "case__patient", "case__team").order_by("-uploaded_at", "-id")
 
 

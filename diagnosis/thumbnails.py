@@ -14,30 +14,29 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from diagnosis.metadata import strip_metadata
-from diagnosis.models import Radiograph
+from diagnosis.models import IMAGE_CONTENT_TYPES, IMAGE_EXTENSIONS, Radiograph
 from training.imaging import open_image, to_grey
 
 THUMB_SIZE = 256
-_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
-_EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 
 
 def _cached(name: str, build) -> File:
     if not default_storage.exists(name):
-        # Two processes may build the same copy at once; both write identical bytes.
-        default_storage.save(name, ContentFile(build()))
+        saved = default_storage.save(name, ContentFile(build()))
+        if saved != name:  # another process stored the same copy first: keep that one
+            default_storage.delete(saved)
     return default_storage.open(name, "rb")
 
 
 def radiograph_display_file(radiograph: Radiograph) -> tuple[File, str]:
     """The uploaded picture, byte-identical pixels, without EXIF/XMP/IPTC/text metadata."""
-    name = f"display/{radiograph.sha256}.{_EXTENSIONS[radiograph.format]}"
+    name = f"display/{radiograph.sha256}{IMAGE_EXTENSIONS[radiograph.format]}"
 
     def build() -> bytes:
         with radiograph.image.open("rb") as original:
             return strip_metadata(original.read(), radiograph.format)
 
-    return _cached(name, build), _CONTENT_TYPES[radiograph.format]
+    return _cached(name, build), IMAGE_CONTENT_TYPES[radiograph.format]
 
 
 def radiograph_thumbnail_file(radiograph: Radiograph) -> File:

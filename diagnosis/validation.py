@@ -16,9 +16,10 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from diagnosis.models import ImageFormat
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
-ACCEPTED_FORMATS = ("JPEG", "PNG")
+ACCEPTED_FORMATS = tuple(ImageFormat.values)
 _CHUNK = 64 * 1024
 
 

@@ -20,7 +20,7 @@ from diagnosis import selectors, services
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
-from diagnosis.validation import clean_search_term, too_large_message
+from diagnosis.validation import clean_search_term, sanitise_filename, too_large_message
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
     query = clean_search_term(request.GET.get("q"))
-    page = Paginator(selectors.patient_list(user=request.user, query=query), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.patient_directory(user=request.user, query=query), 25).get_page(request.GET.get("page"))
     context = {"patients": page.object_list, "page_obj": page, "query": query, "nav": "patients"}
     return render(request, "diagnosis/patient_list.html", context)
 
@@ -160,16 +160,17 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     files = request.FILES.getlist("image")
     too_large = getattr(request, "rejected_uploads", [])  # dropped while streaming (UploadLimitHandler)
     for name in too_large:
-        messages.error(request, f"{name}: {too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)}")
+        messages.error(request, f"{sanitise_filename(name)}: {too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)}")
     if not files and not too_large:
         messages.error(request, "Choose at least one JPG, JPEG or PNG image to upload.")
     for file in files:
+        name = sanitise_filename(file.name)  # the page shows it; the client chose it
         try:
             services.radiograph_upload(case=case, file=file, user=request.user)
         except ValidationError as error:
-            messages.error(request, f"{file.name}: {' '.join(error.messages)}")
+            messages.error(request, f"{name}: {' '.join(error.messages)}")
         else:
-            messages.success(request, f"{file.name}: uploaded, analysis queued.")
+            messages.success(request, f"{name}: uploaded, analysis queued.")
     return redirect("diagnosis:case-detail", pk=case.pk)
 
 
@@ -178,13 +179,7 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
     audit_record(actor=request.user, action=Action.VIEW_RADIOGRAPH, obj=radiograph, request=request)
-    history = radiograph.prediction_history
-    context = {
-        "radiograph": radiograph,
-        "case": radiograph.case,
-        "prediction": history[0] if history else None,
-        "history": history,
-    }
+    context = {"radiograph": radiograph, "case": radiograph.case, "prediction": radiograph.current_prediction}
     return render(request, "diagnosis/radiograph_detail.html", context)
 
 

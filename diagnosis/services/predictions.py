@@ -85,7 +85,7 @@ def prediction_claim(*, prediction_id: int) -> bool:
     return changed == 1
 
 
-def prediction_fail(*, prediction_id: int, reason: str, started_at: datetime.datetime | None = None) -> None:
+def prediction_fail(*, prediction_id: int, reason: str, started_at: datetime.datetime | None = None) -> bool:
     """Record a definite failure of a pending run, with a reason a clinician can read.
 
     With ``started_at`` only that run may fail the row: a run that was taken over leaves it alone.
@@ -97,6 +97,7 @@ def prediction_fail(*, prediction_id: int, reason: str, started_at: datetime.dat
         failed = pending.update(status=Status.FAILED, error=reason[:2000], finished_at=timezone.now())
         if failed:
             _audit_finished(Prediction.objects.select_related("radiograph__case").get(pk=prediction_id))
+    return bool(failed)
 
 
 def _audit_finished(prediction: Prediction) -> None:
@@ -199,9 +200,10 @@ def prediction_sweep_stale(*, now: datetime.datetime | None = None) -> SweepResu
     lost = Q(enqueued_at__lt=now - datetime.timedelta(seconds=settings.FRACTURE_REDISPATCH_AFTER_S))
     exhausted = Q(attempts__gte=max_attempts) & (stuck | Q(status=Status.QUEUED) & (unsent | lost))
 
-    failed = Prediction.objects.filter(exhausted).update(
-        status=Status.FAILED, error=f"Gave up after {max_attempts} attempts.", finished_at=now
-    )
+    # One by one through prediction_fail, so each gives-up is in the audit trail like any failure.
+    exhausted_ids = list(Prediction.objects.filter(exhausted).values_list("pk", flat=True)[:500])
+    reason = f"Gave up after {max_attempts} attempts."
+    failed = sum(prediction_fail(prediction_id=pk, reason=reason) for pk in exhausted_ids)
     stuck_ids = list(Prediction.objects.filter(stuck).values_list("pk", flat=True)[:500])
     requeued = Prediction.objects.filter(stuck, pk__in=stuck_ids).update(
         status=Status.QUEUED, started_at=None, enqueued_at=None

@@ -23,7 +23,7 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
     The task is sent only after commit; if the broker is down the upload is kept as ``queued``
     and ``diagnosis.tasks.sweep_stale_predictions`` dispatches it later.
     """
-    selectors.case_get(user=user, pk=case.pk)
+    selectors.case_ensure_visible(user=user, pk=case.pk)
     if case.status != Case.Status.OPEN:
         raise UploadRejected("The case is closed; reopen it before adding radiographs.", code="case_closed")
     checked = validate_radiograph(file)

@@ -115,7 +115,7 @@ def case_create(
 
 def case_update(*, user: AbstractBaseUser, case: Case, data: Mapping[str, Any]) -> Case:
     """Change ``body_region``, ``clinical_question`` or ``status`` of a visible case."""
-    selectors.case_get(user=user, pk=case.pk)
+    selectors.case_ensure_visible(user=user, pk=case.pk)
     fields = _apply(case, data, CASE_EDITABLE)
     with transaction.atomic():
         save_validated(case, [*fields, "updated_at"])

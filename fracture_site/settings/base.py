@@ -67,7 +67,6 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -98,7 +97,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Uploads: checked while streaming; files never sit in memory whole.
+# Uploads: the size limit is enforced while the body streams (to a temporary file past 2 MB); an
+# accepted file, at most FRACTURE_MAX_UPLOAD_BYTES, is then decoded once in memory.
 FRACTURE_MAX_UPLOAD_BYTES = env_int("FRACTURE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024, minimum=1)
 FRACTURE_MAX_IMAGE_PIXELS = env_int("FRACTURE_MAX_IMAGE_PIXELS", default=60_000_000, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

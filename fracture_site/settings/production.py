@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from fracture_site.settings.base import *  # noqa: F403
 from fracture_site.settings.base import SECRET_KEY
 from fracture_site.settings.envtools import env, env_bool, env_int
+from fracture_site.settings.security import cache_settings
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
@@ -28,11 +29,5 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", default=60)  # noqa: F405
 
-# Throttle counters must be shared by every web process: Redis, not process memory. The backend
-# fails open, so a Redis restart never turns API requests into 500s.
-CACHES = {
-    "default": {
-        "BACKEND": "fracture_site.cache.FailOpenRedisCache",
-        "LOCATION": env.str("DJANGO_CACHE_URL", default=REDIS_URL),  # noqa: F405
-    }
-}
+# Several web processes: throttle counters must be shared, so Redis by default.
+CACHES = cache_settings(env.str("DJANGO_CACHE_URL", default=REDIS_URL))  # noqa: F405

@@ -35,15 +35,16 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Throttle counters and other shared state must live where every web process sees them.
-_CACHE_URL = env.str("DJANGO_CACHE_URL", default="")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
-        if _CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+
+def cache_settings(url: str) -> dict:
+    """Throttle counters live where every web process sees them: Redis when a URL is given (failing
+    open, so a Redis restart never turns API requests into 500s), else this process's memory."""
+    if url:
+        return {"default": {"BACKEND": "fracture_site.cache.FailOpenRedisCache", "LOCATION": url}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = cache_settings(env.str("DJANGO_CACHE_URL", default=""))
 API_THROTTLE_RATES = {
     "anon": env.str("FRACTURE_API_ANON_RATE", default="30/minute"),
     "user": env.str("FRACTURE_API_USER_RATE", default="600/minute"),

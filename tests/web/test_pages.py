@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from diagnosis.models import Case, Patient, Prediction, Radiograph
-from tests.factories import CaseFactory, PatientFactory, PredictionFactory, image_bytes
+from tests.factories import CaseFactory, PatientFactory, PredictionFactory, TeamFactory, image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +81,16 @@ def test_patient_search_by_mrn_and_name(clinician_client, team):
     assert "Grace Hopper" in by_mrn and "Alan Turing" not in by_mrn
     by_name = clinician_client.get(reverse("diagnosis:patient-list"), {"q": "turing"}).content.decode()
     assert "Alan Turing" in by_name and "Grace Hopper" not in by_name
+
+
+def test_patient_list_counts_only_visible_cases(clinician_client, team):
+    patient = PatientFactory(team=team, mrn="CNT-1", name="Counted Patient")
+    CaseFactory(patient=patient, team=team)
+    CaseFactory(patient=patient, team=team)
+    CaseFactory(patient=patient, team=TeamFactory())  # another team's case on the same patient
+    html = clinician_client.get(reverse("diagnosis:patient-list"), {"q": "CNT-1"}).content.decode()
+    row = html[html.index("Counted Patient") :]
+    assert "<td>2</td>" in row[: row.index("</tr>")]
 
 
 def test_create_patient_then_case_through_the_forms(clinician_client, clinician):
