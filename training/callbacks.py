@@ -49,6 +49,7 @@ class ValidationAUROC(keras.callbacks.Callback):
         *,
         predict: Callable,
         patience: int,
+        stop_from_epoch: int = 0,
         ema: WeightEMA | None = None,
         train_probe: tuple | None = None,
     ):
@@ -59,6 +60,10 @@ class ValidationAUROC(keras.callbacks.Callback):
         self.x_val, self.y_val, self.groups_val = x_val, y_val, groups_val
         self.predict = predict
         self.patience = patience
+        # Validation AUROC is low and erratic while the learning rate is high and often peaks by
+        # chance in the first epochs; stopping then would end a run before its schedule has
+        # decayed (it did: one seed stopped at epoch 11 of 24 with epoch 1 "best").
+        self.stop_from_epoch = stop_from_epoch
         self.best_score, self.best_epoch, self.best_weights = -np.inf, -1, None
         self.history: list[dict] = []
 
@@ -84,7 +89,8 @@ class ValidationAUROC(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
         if live is not None:
             self.model.set_weights(live)
-        if score < self.best_score and epoch + 1 - self.best_epoch >= self.patience:
+        waited = epoch + 1 - max(self.best_epoch, self.stop_from_epoch)
+        if score < self.best_score and waited >= self.patience:
             self.model.stop_training = True
 
     def restore_best(self) -> None:
@@ -93,18 +99,21 @@ class ValidationAUROC(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """One bar over all training steps with an ETA; the latest validation scores as postfix."""
+    """One bar over all training steps (of every member) with an ETA; the latest validation
+    scores as postfix. Used across several ``fit`` calls; ``close()`` ends it."""
 
     def __init__(self, total_steps: int, *, file=None):
         super().__init__()
         self.total_steps, self.file = total_steps, file
         self.bar = None
+        self.label = ""  # e.g. "member 2/3, " in front of each epoch line
         self.started = time.monotonic()
 
     def on_train_begin(self, logs=None):
-        from tqdm import tqdm
+        if self.bar is None:
+            from tqdm import tqdm
 
-        self.bar = tqdm(total=self.total_steps, unit="batch", file=self.file, dynamic_ncols=False, ncols=110)
+            self.bar = tqdm(total=self.total_steps, unit="batch", file=self.file, dynamic_ncols=False, ncols=110)
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update(1)
@@ -115,12 +124,12 @@ class ProgressBar(keras.callbacks.Callback):
             epoch=epoch + 1, loss=f"{logs.get('loss', float('nan')):.3f}", val_auroc=f"{logs.get('val_auroc', 0):.3f}"
         )
         self.bar.write(
-            f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f} "
+            f"{self.label}epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f} "
             f"train AUROC {logs.get('train_auroc', float('nan')):.3f} "
             f"val AUROC image {logs.get('val_auroc', 0):.3f} group {logs.get('val_group_auroc', 0):.3f} "
             f"({time.monotonic() - self.started:.0f}s)"
         )
 
-    def on_train_end(self, logs=None):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

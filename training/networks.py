@@ -24,7 +24,7 @@ def input_spec(arch: str, image_size: int | None = None) -> dict:
     return spec
 
 
-def build_seed(spec: dict) -> keras.Model:
+def build_seed(spec: dict, *, name: str = "seed") -> keras.Model:
     """The prototype's network, layer for layer (3 conv blocks, dense 512, dropout 0.5)."""
     size, channels = spec["size"], 3 if spec["color"] == "rgb" else 1
     return keras.Sequential(
@@ -41,7 +41,7 @@ def build_seed(spec: dict) -> keras.Model:
             layers.Dropout(0.5),
             layers.Dense(1, activation="sigmoid"),
         ],
-        name="seed",
+        name=name,
     )
 
 
@@ -79,6 +79,7 @@ def build_default(
     widths: tuple[int, ...],
     dropout: float = 0.3,
     standardize: bool = False,
+    name: str = "default",
 ) -> keras.Model:
     """Compact greyscale CNN: strided stem, separable residual stages, global pooling.
 
@@ -96,12 +97,26 @@ def build_default(
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fractured")(x)
-    return keras.Model(inputs, outputs, name="default")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build(arch: str, spec: dict, **kwargs) -> keras.Model:
     if arch == "seed":
-        return build_seed(spec)
+        return build_seed(spec, **({"name": kwargs["name"]} if "name" in kwargs else {}))
     if arch == "default":
         return build_default(spec, **kwargs)
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+
+
+def combine(arch: str, spec: dict, members: list[keras.Model]) -> keras.Model:
+    """One model from several trained networks: the mean of their probabilities.
+
+    A single member is returned as it is. The ensemble is one Keras graph (and one LiteRT file),
+    so evaluation, ``classify`` and the worker serve it like any other version.
+    """
+    if len(members) == 1:
+        return members[0]
+    channels = 3 if spec.get("color") == "rgb" else 1
+    inputs = keras.Input((spec["size"], spec["size"], channels), name="image")
+    outputs = layers.Average(name="fractured")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name=f"{arch}_ensemble")

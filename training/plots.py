@@ -19,21 +19,33 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def training_curves(history: list[dict], path: Path, *, best_epoch: int | None = None) -> Path:
-    epochs = [h["epoch"] for h in history]
+def training_curves(histories: list[list[dict]], path: Path, *, best_epochs: list[int] | None = None) -> Path:
+    """Loss and validation AUROC per epoch, one line style per ensemble member."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, [h["loss"] for h in history], label="train loss (weighted)")
+    several = len(histories) > 1
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, history in enumerate(histories):
+        epochs = [h["epoch"] for h in history]
+        tag = f" (member {index + 1})" if several else ""
+        style = ["-", "--", "-.", ":"][index % 4] if several else "-"
+
+        def line(ax, key, colour, label, history=history, epochs=epochs, style=style, tag=tag):
+            ax.plot(epochs, [h[key] for h in history], color=colour, linestyle=style, label=label + tag)
+
+        line(ax1, "loss", colours[0], "train loss")
+        line(ax2, "val_auroc", colours[1], "val per image")
+        line(ax2, "val_group_auroc", colours[2], "val per group")
+        if not several and "train_auroc" in history[0]:
+            ax2.plot(epochs, [h["train_auroc"] for h in history], color=colours[3], linestyle=":", label="train AUROC")
+    for index, best in enumerate(best_epochs or []):
+        ax2.axvline(best, color="grey", linestyle=":", alpha=0.7, label="selected epoch" if index == 0 else None)
     ax1.set_xlabel("epoch")
-    ax1.legend()
-    ax2.plot(epochs, [h["val_auroc"] for h in history], label="val AUROC per image")
-    ax2.plot(epochs, [h["val_group_auroc"] for h in history], label="val AUROC per group")
-    if "train_auroc" in history[0]:
-        ax2.plot(epochs, [h["train_auroc"] for h in history], label="train AUROC", linestyle=":")
-    if best_epoch:
-        ax2.axvline(best_epoch, color="grey", linestyle="--", label=f"selected epoch {best_epoch}")
+    ax1.set_title("train loss (weighted)")
+    ax1.legend(fontsize="small")
     ax2.set_ylim(0.4, 1.0)
     ax2.set_xlabel("epoch")
-    ax2.legend(loc="lower right")
+    ax2.set_title("AUROC")
+    ax2.legend(loc="lower right", fontsize="x-small")
     return _save(fig, path)
 
 

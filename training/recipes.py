@@ -4,6 +4,7 @@ from __future__ import annotations
 
 RECIPES: dict[str, dict] = {
     "default": {
+        "members": 1,
         "epochs": 24,
         "batch_size": 32,
         "optimizer": "adamw",
@@ -17,7 +18,8 @@ RECIPES: dict[str, dict] = {
         "kind_balanced": False,
         "ema_momentum": 0.99,
         "augment": {"rotation": 0.1, "zoom": 0.1, "flip": "horizontal_and_vertical", "gamma": False, "noise": False},
-        "patience": 10,
+        "patience": 6,
+        "early_stopping_from": 0.5,  # of the epochs: no stopping before the schedule has decayed
         "tta": [],
         "network": {"widths": [32, 48, 96, 160, 224], "dropout": 0.3, "standardize": False},
     },
@@ -25,6 +27,7 @@ RECIPES: dict[str, dict] = {
     # no class or group weights. It gets the same best-epoch selection on validation AUROC as
     # the default, which can only help it.
     "seed": {
+        "members": 1,
         "epochs": 30,
         "batch_size": 32,
         "optimizer": "adam",
@@ -39,6 +42,7 @@ RECIPES: dict[str, dict] = {
         "ema_momentum": 0.0,
         "augment": {"rotation": 20 / 360, "zoom": 0.0, "flip": "horizontal", "gamma": False, "noise": False},
         "patience": 1000,
+        "early_stopping_from": 0.0,
         "tta": [],
         "network": {},
     },

@@ -36,6 +36,7 @@ class TrainConfig:
     epochs: int | None = None
     image_size: int | None = None
     batch_size: int | None = None
+    members: int | None = None
     seed: int = 0
     allow_leakage: bool = False
     models_dir: Path | None = None
@@ -49,6 +50,8 @@ class TrainConfig:
             recipe["epochs"] = int(self.epochs)
         if self.batch_size:
             recipe["batch_size"] = int(self.batch_size)
+        if self.members:
+            recipe["members"] = int(self.members)
         return recipe
 
 
@@ -96,10 +99,9 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     import keras
     import tensorflow as tf
 
-    from training.callbacks import ProgressBar, ValidationAUROC, WeightEMA
+    from training.callbacks import ProgressBar
     from training.inference import batched_probabilities
-    from training.networks import build, input_spec
-    from training.pipeline import make_augmenter, sample_weights, train_dataset
+    from training.networks import combine, input_spec
     from training.plots import confusion_plot, roc_plot, training_curves
 
     if cfg.arch not in RECIPES:
@@ -129,53 +131,28 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "splits: regroup the splits, or pass --allow-leakage to train anyway (scores will be inflated)"
         )
 
-    # 3. Fit on train; validation only selects the epoch and the thresholds.
+    # 3. Fit each member on train; validation only selects each member's epoch and the thresholds.
     train, val, test = data["train"], data["val"], data["test"]
-    weights = sample_weights(
-        train.y,
-        train.groups,
-        group_power=recipe["group_weight_power"],
-        class_balanced=recipe["class_balanced"],
-        kinds=train.rotated if recipe["kind_balanced"] else None,
-    )
-    aug = recipe["augment"]
-    augment = make_augmenter(
-        cfg.seed,
-        rotation=aug["rotation"],
-        zoom=aug["zoom"],
-        flip=aug["flip"],
-        gamma=aug["gamma"],
-        noise=aug["noise"],
-    )
-    batch = recipe["batch_size"]
-    ds = train_dataset(
-        train.x, train.y, weights, batch_size=batch, seed=cfg.seed, augment=augment,
-        label_smoothing=recipe["label_smoothing"],
-    )  # fmt: skip
-    network = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
-    model = build(cfg.arch, spec, **network)
+    batch, epochs = recipe["batch_size"], recipe["epochs"]
     steps = int(np.ceil(len(train.x) / batch))
-    epochs = recipe["epochs"]
-    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
+    n_members = int(recipe["members"])
     tta = list(recipe["tta"])
     x_val = as_float(val.x)
-    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
-    selector = ValidationAUROC(
-        x_val,
-        val.y,
-        val.groups,
-        predict=lambda m, x: batched_probabilities(m, x, tta),
-        patience=recipe["patience"],
-        ema=ema,
-        train_probe=_train_probe(train, cfg.seed),
+    bar = ProgressBar(steps * epochs * n_members, file=cfg.progress_file)
+    log(
+        f"training {cfg.arch}: {n_members} members of {epochs} epochs of {steps} batches each"
+        if n_members > 1
+        else f"training {cfg.arch}: {epochs} epochs of {steps} batches"
     )
-    log(f"training {cfg.arch}: {model.count_params():,} parameters, {epochs} epochs of {steps} batches")
     fit_started = time.monotonic()
-    callbacks = ([ema] if ema else []) + [selector, ProgressBar(steps * epochs, file=cfg.progress_file)]
-    model.fit(ds, epochs=epochs, callbacks=callbacks, verbose=0)
+    members = []
+    for index in range(n_members):
+        member = _fit_member(cfg, recipe, spec, train, val, x_val, index=index, n_members=n_members, bar=bar, log=log)
+        members.append(member)
+    bar.close()
     fit_seconds = time.monotonic() - fit_started
-    selector.restore_best()
-    log(f"selected epoch {selector.best_epoch} (val score {selector.best_score:.4f})")
+    model = combine(cfg.arch, spec, [m.model for m in members])
+    log(f"{cfg.arch}: {model.count_params():,} parameters")
 
     # 4. Thresholds on validation, then the metrics of both splits.
     p_val = batched_probabilities(model, x_val, tta)
@@ -194,11 +171,13 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     tmp = root / f".tmp-{version}-{os.getpid()}"
     tmp.mkdir()
     try:
-        serving = build(cfg.arch, spec, **network)
-        serving.set_weights(model.get_weights())  # an uncompiled copy: no optimizer state in the file
+        serving = _serving_copy(cfg.arch, spec, recipe, members)  # uncompiled: no optimizer state in the file
         serving.save(tmp / MODEL_NAME)
         serving_entries = export_serving(serving, tmp / SERVING_NAME)
-        training_curves(selector.history, tmp / "training_curves.png", best_epoch=selector.best_epoch)
+        training_curves(
+            [m.selector.history for m in members], tmp / "training_curves.png",
+            best_epochs=[m.selector.best_epoch for m in members],
+        )  # fmt: skip
         curves = {"val": (val.y, p_val, metrics["val"]["auroc"])}
         if "test" in metrics:
             curves["test"] = (test.y, p_test, metrics["test"]["auroc"])
@@ -222,6 +201,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 + ("; per-image standardisation inside the network" if recipe["network"].get("standardize") else "")
             ),
             "tta": tta,
+            "members": n_members,
             "thresholds": thresholds,
             "default_threshold": "balanced",
             "threshold_rule": "chosen on validation only: balanced = max Youden J; high_sensitivity = sens >= 0.95",
@@ -238,10 +218,18 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "leakage": leakage,
             "metrics": metrics,
             "training": {
-                "epochs_run": len(selector.history),
-                "selected_epoch": selector.best_epoch,
-                "selection": "mean of val AUROC per image and per group",
-                "history": selector.history,
+                "selection": "per member: the epoch with the best mean of val AUROC per image and per group",
+                "combination": "mean of the members' probabilities" if n_members > 1 else None,
+                "members": [
+                    {
+                        "seed": m.seed,
+                        "epochs_run": len(m.selector.history),
+                        "selected_epoch": m.selector.best_epoch,
+                        "val_score": round(float(m.selector.best_score), 4),
+                        "history": m.selector.history,
+                    }
+                    for m in members
+                ],
                 "decode_seconds": round(decode_seconds, 1),
                 "fit_seconds": round(fit_seconds, 1),
                 "wall_seconds": round(time.monotonic() - started, 1),
@@ -260,6 +248,88 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         raise
     log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
     return TrainResult(root / version, card)
+
+
+@dataclass
+class _Member:
+    seed: int
+    model: object
+    selector: object
+
+
+def _fit_member(cfg, recipe, spec, train, val, x_val, *, index, n_members, bar, log) -> _Member:
+    """Fit one network with seed ``cfg.seed + index``; keep its best epoch on validation.
+
+    Member ``i`` of a run with ``--seed S`` is exactly the single network ``--seed S+i`` would
+    train: every random source is re-seeded here.
+    """
+    import keras
+
+    from training.callbacks import ValidationAUROC, WeightEMA
+    from training.inference import batched_probabilities
+    from training.networks import build
+    from training.pipeline import make_augmenter, sample_weights, train_dataset
+
+    seed = cfg.seed + index
+    keras.utils.set_random_seed(seed)
+    weights = sample_weights(
+        train.y,
+        train.groups,
+        group_power=recipe["group_weight_power"],
+        class_balanced=recipe["class_balanced"],
+        kinds=train.rotated if recipe["kind_balanced"] else None,
+    )
+    aug = recipe["augment"]
+    augment = make_augmenter(
+        seed, rotation=aug["rotation"], zoom=aug["zoom"], flip=aug["flip"], gamma=aug["gamma"], noise=aug["noise"]
+    )
+    batch, epochs = recipe["batch_size"], recipe["epochs"]
+    ds = train_dataset(
+        train.x, train.y, weights, batch_size=batch, seed=seed, augment=augment,
+        label_smoothing=recipe["label_smoothing"],
+    )  # fmt: skip
+    model = build(cfg.arch, spec, name=_member_name(cfg.arch, index, n_members), **_network_kwargs(recipe))
+    steps = int(np.ceil(len(train.x) / batch))
+    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
+    tta = list(recipe["tta"])
+    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
+    selector = ValidationAUROC(
+        x_val,
+        val.y,
+        val.groups,
+        predict=lambda m, x: batched_probabilities(m, x, tta),
+        patience=recipe["patience"],
+        stop_from_epoch=int(epochs * recipe["early_stopping_from"]),
+        ema=ema,
+        train_probe=_train_probe(train, seed),
+    )
+    if n_members > 1:
+        bar.label = f"member {index + 1}/{n_members}, "
+    callbacks = ([ema] if ema else []) + [selector, bar]
+    model.fit(ds, epochs=epochs, callbacks=callbacks, verbose=0)
+    selector.restore_best()
+    log(f"{bar.label}selected epoch {selector.best_epoch} (val score {selector.best_score:.4f})")
+    return _Member(seed, model, selector)
+
+
+def _member_name(arch: str, index: int, n_members: int) -> str:
+    return arch if n_members == 1 else f"{arch}_{index + 1}"
+
+
+def _network_kwargs(recipe: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
+
+
+def _serving_copy(arch: str, spec: dict, recipe: dict, members: list[_Member]):
+    """The members' weights in freshly built, uncompiled networks, combined as in training."""
+    from training.networks import build, combine
+
+    copies = []
+    for index, member in enumerate(members):
+        copy = build(arch, spec, name=_member_name(arch, index, len(members)), **_network_kwargs(recipe))
+        copy.set_weights(member.model.get_weights())
+        copies.append(copy)
+    return combine(arch, spec, copies)
 
 
 def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:

@@ -107,3 +107,46 @@ def test_training_and_serving_preprocess_identically(serve_models):
     np.testing.assert_array_equal(as_float(split.x), served)
     from_paths = [r.probability for r in predictor.predict_paths(files)]
     np.testing.assert_allclose(from_paths, predictor.probabilities(as_float(split.x)), atol=1e-6)
+
+
+@pytest.mark.django_db
+def test_retrain_members_are_averaged_into_one_served_model(tiny_dataset, tmp_path, settings):
+    """An ensemble is one Keras graph and one LiteRT file whose output is the mean of its members;
+    member i of --seed S is the network a single run with --seed S+i trains."""
+    import keras
+
+    from training.inference import batched_probabilities, load_keras_model
+    from training.trainer import TrainConfig, train_version
+
+    common = {"data": tiny_dataset, "epochs": 1, "image_size": 32, "batch_size": 16, "cache_dir": tmp_path / "cache"}
+    settings.FRACTURE_MODELS_DIR = tmp_path / "models"
+    out = StringIO()
+    call_command(
+        "retrain", "--data", str(tiny_dataset), "--epochs", "1", "--image-size", "32", "--batch-size", "16",
+        "--members", "2", "--seed", "3", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    (folder,) = [p for p in settings.FRACTURE_MODELS_DIR.iterdir() if p.is_dir()]
+    card = read_card(folder)
+    assert card["members"] == 2
+    assert [m["seed"] for m in card["training"]["members"]] == [3, 4]
+    assert "member 2/2, selected epoch 1" in out.getvalue()
+
+    ensemble = load_keras_model(folder / "model.keras")
+    first, second = ensemble.get_layer("default_1"), ensemble.get_layer("default_2")
+    x = as_float(load_split(tiny_dataset, "test", card["input"], ImageCache(tmp_path / "cache")).x)
+    p1, p2 = (batched_probabilities(m, x, []) for m in (first, second))
+    assert np.abs(p1 - p2).max() > 1e-4  # two different networks, not one twice
+    assert np.allclose(batched_probabilities(ensemble, x, []), (p1 + p2) / 2, atol=1e-5)
+    served = get_predictor(folder.name)
+    assert served.card["serving_file"] == "model.tflite"
+    assert np.allclose(served.probabilities(x), (p1 + p2) / 2, atol=1e-4)
+
+    single = train_version(TrainConfig(**common, seed=4, models_dir=tmp_path / "single"), log=lambda _m: None)
+    alone = keras.saving.load_model(single.version_dir / "model.keras", compile=False)
+    for a, b in zip(alone.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_retrain_refuses_zero_members(tiny_dataset):
+    with pytest.raises(CommandError, match="--members must be at least 1"):
+        call_command("retrain", "--data", str(tiny_dataset), "--members", "0", stdout=StringIO(), stderr=StringIO())

@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=None, help="default: the architecture's recipe")
         parser.add_argument("--image-size", type=int, default=None, help="input side in pixels")
         parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument(
+            "--members",
+            type=int,
+            default=None,
+            help="networks trained with seeds SEED, SEED+1, ... and averaged into one model (default: the recipe's)",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--allow-leakage", action="store_true", help="train even if splits share images")
         parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.FRACTURE_MODELS_DIR")
@@ -28,7 +34,7 @@ class Command(BaseCommand):
 
         if not opts["data"].is_dir():
             raise CommandError(f"--data {opts['data']} is not a folder")
-        for name in ("epochs", "image_size", "batch_size"):
+        for name in ("epochs", "image_size", "batch_size", "members"):
             if opts[name] is not None and opts[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         cfg = TrainConfig(
@@ -37,6 +43,7 @@ class Command(BaseCommand):
             epochs=opts["epochs"],
             image_size=opts["image_size"],
             batch_size=opts["batch_size"],
+            members=opts["members"],
             seed=opts["seed"],
             allow_leakage=opts["allow_leakage"],
             models_dir=opts["models_dir"],
