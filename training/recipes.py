@@ -15,7 +15,7 @@ RECIPES: dict[str, dict] = {
         "label_smoothing": 0.05,
         "group_weight_power": 0.5,
         "class_balanced": True,
-        "kind_balanced": False,
+        "kind_balanced": True,  # classes balanced within rotated copies and other images
         "ema_momentum": 0.99,
         "augment": {"rotation": 0.1, "zoom": 0.1, "flip": "horizontal_and_vertical", "gamma": False, "noise": False},
         "patience": 6,
