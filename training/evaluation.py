@@ -6,17 +6,34 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from training.cache import ImageCache
 from training.dataset import counts_table, load_split
 from training.metrics import evaluate_predictions
 from training.trainer import Log
 
+# Changes of orientation that leave the diagnosis as it is: a model whose scores move a lot under
+# them is reading the frame, not the bone (``evaluate --transform``).
+TRANSFORMS = {
+    "none": lambda x: x,
+    "hflip": lambda x: x[:, :, ::-1, :],
+    "vflip": lambda x: x[:, ::-1, :, :],
+    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rot180": lambda x: x[:, ::-1, ::-1, :],
+}
+
 
 def evaluate_version(
     *, data: Path, split: str = "test", version: str | None = None, out_dir: Path | None = None,
-    cache_dir: Path | None = None, log: Log = print,
+    cache_dir: Path | None = None, log: Log = print, transform: str = "none",
 ) -> dict:  # fmt: skip
-    """Metrics and plots of a model version on ``data/split``, with the thresholds in its card."""
+    """Metrics and plots of a model version on ``data/split``, with the thresholds in its card.
+
+    ``transform`` (a key of ``TRANSFORMS``) scores every image mirrored or turned instead.
+    """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
     from training.dataset import as_float
     from training.inference import get_predictor
     from training.plots import confusion_plot, roc_plot
@@ -26,11 +43,12 @@ def evaluate_version(
     d = load_split(Path(data), split, predictor.spec, cache, progress=log)
     log(counts_table({split: d}))
     # The cached arrays equal to_model_input's output, so this scores exactly what serving sees.
-    p = predictor.probabilities(as_float(d.x))
+    p = predictor.probabilities(np.ascontiguousarray(TRANSFORMS[transform](as_float(d.x))))
     metrics = evaluate_predictions(d.y, p, d.groups, d.rotated, predictor.card["thresholds"])
     result = {
         "version": predictor.version,
         "split": split,
+        "transform": transform,
         "data": str(data),
         "evaluated_at": datetime.now(UTC).isoformat(),
         "metrics": metrics,

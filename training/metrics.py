@@ -69,13 +69,25 @@ def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
 
 
 def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray) -> dict[str, float]:
-    """Balanced: maximal Youden J on validation. High sensitivity: highest cut with sensitivity >= 0.95."""
+    """Balanced: maximal Youden J on validation. High sensitivity: highest cut with sensitivity >= 0.95.
+
+    Each cut is placed halfway between the validation score it admits and the next lower one: it
+    classifies validation exactly as a cut at that score would, but a score that sits exactly on
+    the cut (the ROC's cuts are scores) no longer flips when another runtime computes it a few
+    ulps lower (LiteRT against Keras did, for one validation image).
+    """
     fpr, tpr, cuts = roc_curve(y_val, p_val)
     cuts = np.clip(cuts, 0.0, 1.0)  # sklearn's first cut is +inf
-    balanced = float(cuts[int(np.argmax(tpr - fpr))])
+    balanced = _between_scores(float(cuts[int(np.argmax(tpr - fpr))]), p_val)
     ok = np.flatnonzero(tpr >= HIGH_SENSITIVITY)
-    high = float(cuts[ok[0]]) if len(ok) else 0.0
+    high = _between_scores(float(cuts[ok[0]]), p_val) if len(ok) else 0.0
     return {"balanced": balanced, "high_sensitivity": min(high, balanced)}
+
+
+def _between_scores(cut: float, scores: np.ndarray) -> float:
+    lower = np.asarray(scores, dtype=np.float64)
+    lower = lower[lower < cut]
+    return (cut + float(lower.max())) / 2 if len(lower) else cut / 2
 
 
 def _block(y: np.ndarray, p: np.ndarray, clusters: np.ndarray, thresholds: dict[str, float]) -> dict:

@@ -87,6 +87,35 @@ def test_classify_matches_evaluate_on_the_same_files(serve_models, tmp_path):
         assert row["label"] in ("fractured", "not_fractured")
 
 
+def test_evaluate_scores_mirrored_images_on_request(serve_models, tmp_path):
+    """--transform hflip scores each image as classify scores its mirror image."""
+    data = serve_models["data"]
+    out = StringIO()
+    args = ["--data", str(data), "--split", "test", "--transform", "hflip", "--out", str(tmp_path / "ev")]
+    call_command("evaluate", *args, stdout=out)
+    evaluated = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert evaluated["transform"] == "hflip"
+    assert "on test (hflip):" in out.getvalue()
+
+    mirrored = tmp_path / "mirrored"
+    mirrored.mkdir()
+    paths = []
+    for n, row in enumerate(evaluated["predictions"]):
+        path = mirrored / f"{n}.png"
+        Image.open(data / row["path"]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
+        paths.append(str(path))
+    for row, ev in zip(_classify(*paths), evaluated["predictions"], strict=True):
+        assert row["probability"] == pytest.approx(ev["probability"], abs=1e-5)
+    call_command("evaluate", "--data", str(data), "--out", str(tmp_path / "plain"), stdout=StringIO())
+    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())["predictions"]
+    pairs = list(zip(plain, evaluated["predictions"], strict=True))
+    assert all(a["path"] == b["path"] for a, b in pairs)
+    assert any(abs(a["probability"] - b["probability"]) > 1e-4 for a, b in pairs)  # the mirror was scored
+
+    with pytest.raises(CommandError):
+        call_command("evaluate", "--data", str(data), "--transform", "shear", stdout=StringIO())
+
+
 def test_classify_reports_bad_files_and_fails_only_if_none_read(serve_models, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")

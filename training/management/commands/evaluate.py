@@ -21,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help="version folder name (default: the served one)")
         parser.add_argument("--out", type=Path, default=None, help="plots and metrics.json (default: var/evaluations/)")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        parser.add_argument(
+            "--transform",
+            choices=["none", "hflip", "vflip", "rot90", "rot180"],
+            default="none",
+            help="score every image mirrored or turned (a robustness check: the diagnosis does not change)",
+        )
 
     def handle(self, *args, **opts) -> None:
         from training.evaluation import evaluate_version
@@ -35,9 +41,15 @@ class Command(BaseCommand):
 
                 name = resolve_version_dir(opts["model"]).name
                 stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
-                out = Path(settings.DATA_DIR) / "evaluations" / f"{name}-{opts['split']}-{stamp}"
+                view = "" if opts["transform"] == "none" else f"-{opts['transform']}"
+                out = Path(settings.DATA_DIR) / "evaluations" / f"{name}-{opts['split']}{view}-{stamp}"
             result = evaluate_version(
-                data=opts["data"], split=opts["split"], version=opts["model"], out_dir=out, log=self.stderr.write
+                data=opts["data"],
+                split=opts["split"],
+                version=opts["model"],
+                out_dir=out,
+                log=self.stderr.write,
+                transform=opts["transform"],
             )
         except ModelUnavailable as exc:
             raise CommandError(str(exc)) from exc
@@ -45,7 +57,8 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps({k: v for k, v in result.items() if k != "predictions"}))
             return
-        self.stdout.write(f"{result['version']} on {opts['split']}: {summary_line(m)}")
+        view = "" if opts["transform"] == "none" else f" ({opts['transform']})"
+        self.stdout.write(f"{result['version']} on {opts['split']}{view}: {summary_line(m)}")
         for scope in ("per_image", "per_group"):
             for name, t in m[scope]["at_threshold"].items():
                 c = t["confusion"]
