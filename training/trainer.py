@@ -201,7 +201,6 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 + ("; per-image standardisation inside the network" if recipe["network"].get("standardize") else "")
             ),
             "tta": tta,
-            "members": n_members,
             "thresholds": thresholds,
             "default_threshold": "balanced",
             "threshold_rule": "chosen on validation only: balanced = max Youden J; high_sensitivity = sens >= 0.95",

@@ -156,7 +156,7 @@ def test_retrain_members_are_averaged_into_one_served_model(tiny_dataset, tmp_pa
     )  # fmt: skip
     (folder,) = [p for p in settings.FRACTURE_MODELS_DIR.iterdir() if p.is_dir()]
     card = read_card(folder)
-    assert card["members"] == 2
+    assert card["recipe"]["members"] == 2
     assert [m["seed"] for m in card["training"]["members"]] == [3, 4]
     assert "member 2/2, selected epoch 1" in out.getvalue()
 
