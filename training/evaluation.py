@@ -10,18 +10,9 @@ import numpy as np
 
 from training.cache import ImageCache
 from training.dataset import counts_table, load_split
+from training.imaging import VIEWS
 from training.metrics import evaluate_predictions
 from training.trainer import Log
-
-# Changes of orientation that leave the diagnosis as it is: a model whose scores move a lot under
-# them is reading the frame, not the bone (``evaluate --transform``).
-TRANSFORMS = {
-    "none": lambda x: x,
-    "hflip": lambda x: x[:, :, ::-1, :],
-    "vflip": lambda x: x[:, ::-1, :, :],
-    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
-    "rot180": lambda x: x[:, ::-1, ::-1, :],
-}
 
 
 def evaluate_version(
@@ -30,10 +21,11 @@ def evaluate_version(
 ) -> dict:  # fmt: skip
     """Metrics and plots of a model version on ``data/split``, with the thresholds in its card.
 
-    ``transform`` (a key of ``TRANSFORMS``) scores every image mirrored or turned instead.
+    ``transform`` ("none" or a key of ``imaging.VIEWS``) scores every image mirrored or turned
+    instead: a model whose scores move a lot under it is reading the frame, not the bone.
     """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+    if transform != "none" and transform not in VIEWS:
+        raise ValueError(f"unknown transform {transform!r}; choose from none, {', '.join(VIEWS)}")
     from training.dataset import as_float
     from training.inference import get_predictor
     from training.plots import confusion_plot, roc_plot
@@ -43,7 +35,8 @@ def evaluate_version(
     d = load_split(Path(data), split, predictor.spec, cache, progress=log)
     log(counts_table({split: d}))
     # The cached arrays equal to_model_input's output, so this scores exactly what serving sees.
-    p = predictor.probabilities(np.ascontiguousarray(TRANSFORMS[transform](as_float(d.x))))
+    x = as_float(d.x)
+    p = predictor.probabilities(x if transform == "none" else np.ascontiguousarray(VIEWS[transform](x)))
     metrics = evaluate_predictions(d.y, p, d.groups, d.rotated, predictor.card["thresholds"])
     result = {
         "version": predictor.version,

@@ -158,3 +158,13 @@ def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return arr
+
+
+# Changes of orientation that leave the diagnosis as it is, on prepared NHWC batches: test-time
+# augmentation averages over some of them, ``evaluate --transform`` scores a whole split under one.
+VIEWS = {
+    "hflip": lambda x: x[:, :, ::-1, :],
+    "vflip": lambda x: x[:, ::-1, :, :],
+    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rot180": lambda x: x[:, ::-1, ::-1, :],
+}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.imaging import open_image, to_model_input
+from training.imaging import VIEWS, open_image, to_model_input
 from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
 from training.serving import LiteModel
 
@@ -114,11 +114,10 @@ def _compiled_forward(model):
 
 
 def _tta_view(x: np.ndarray, name: str) -> np.ndarray:
-    if name == "hflip":
-        return x[:, :, ::-1, :]
-    if name == "vflip":
-        return x[:, ::-1, :, :]
-    raise ModelUnavailable(f"unknown test-time augmentation {name!r} in model card")
+    try:
+        return VIEWS[name](x)
+    except KeyError:
+        raise ModelUnavailable(f"unknown test-time augmentation {name!r} in model card") from None
 
 
 def load_keras_model(path: Path):

@@ -24,12 +24,15 @@ def input_spec(arch: str, image_size: int | None = None) -> dict:
     return spec
 
 
+def input_shape(spec: dict) -> tuple[int, int, int]:
+    return (spec["size"], spec["size"], 3 if spec.get("color") == "rgb" else 1)
+
+
 def build_seed(spec: dict, *, name: str = "seed") -> keras.Model:
     """The prototype's network, layer for layer (3 conv blocks, dense 512, dropout 0.5)."""
-    size, channels = spec["size"], 3 if spec["color"] == "rgb" else 1
     return keras.Sequential(
         [
-            keras.Input((size, size, channels)),
+            keras.Input(input_shape(spec)),
             layers.Conv2D(32, 3, activation="relu"),
             layers.MaxPooling2D(2),
             layers.Conv2D(64, 3, activation="relu"),
@@ -88,8 +91,7 @@ def build_default(
     standardisation is available but off: on validation it discarded exposure cues the data
     carries and the network underfit (see training/README.md).
     """
-    size, channels = spec["size"], 3 if spec.get("color") == "rgb" else 1
-    inputs = keras.Input((size, size, channels), name="image")
+    inputs = keras.Input(input_shape(spec), name="image")
     x = PerImageStandardize(name="standardize")(inputs) if standardize else inputs
     x = _conv_bn(x, widths[0], 3, stride=2)
     for filters in widths[1:]:
@@ -102,7 +104,7 @@ def build_default(
 
 def build(arch: str, spec: dict, **kwargs) -> keras.Model:
     if arch == "seed":
-        return build_seed(spec, **({"name": kwargs["name"]} if "name" in kwargs else {}))
+        return build_seed(spec, name=kwargs.get("name", "seed"))
     if arch == "default":
         return build_default(spec, **kwargs)
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
@@ -116,7 +118,6 @@ def combine(arch: str, spec: dict, members: list[keras.Model]) -> keras.Model:
     """
     if len(members) == 1:
         return members[0]
-    channels = 3 if spec.get("color") == "rgb" else 1
-    inputs = keras.Input((spec["size"], spec["size"], channels), name="image")
+    inputs = keras.Input(input_shape(spec), name="image")
     outputs = layers.Average(name="fractured")([member(inputs) for member in members])
     return keras.Model(inputs, outputs, name=f"{arch}_ensemble")

@@ -28,15 +28,12 @@ def training_curves(histories: list[list[dict]], path: Path, *, best_epochs: lis
         epochs = [h["epoch"] for h in history]
         tag = f" (member {index + 1})" if several else ""
         style = ["-", "--", "-.", ":"][index % 4] if several else "-"
-
-        def line(ax, key, colour, label, history=history, epochs=epochs, style=style, tag=tag):
-            ax.plot(epochs, [h[key] for h in history], color=colour, linestyle=style, label=label + tag)
-
-        line(ax1, "loss", colours[0], "train loss")
-        line(ax2, "val_auroc", colours[1], "val per image")
-        line(ax2, "val_group_auroc", colours[2], "val per group")
+        lines = [(ax1, "loss", "train loss"), (ax2, "val_auroc", "val per image")]
+        lines.append((ax2, "val_group_auroc", "val per group"))
         if not several and "train_auroc" in history[0]:
-            ax2.plot(epochs, [h["train_auroc"] for h in history], color=colours[3], linestyle=":", label="train AUROC")
+            lines.append((ax2, "train_auroc", "train AUROC"))
+        for colour, (ax, key, label) in zip(colours, lines, strict=False):
+            ax.plot(epochs, [h[key] for h in history], color=colour, linestyle=style, label=label + tag)
     for index, best in enumerate(best_epochs or []):
         ax2.axvline(best, color="grey", linestyle=":", alpha=0.7, label="selected epoch" if index == 0 else None)
     ax1.set_xlabel("epoch")

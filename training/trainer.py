@@ -102,6 +102,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     from training.callbacks import ProgressBar
     from training.inference import batched_probabilities
     from training.networks import combine, input_spec
+    from training.pipeline import sample_weights
     from training.plots import confusion_plot, roc_plot, training_curves
 
     if cfg.arch not in RECIPES:
@@ -145,10 +146,18 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         else f"training {cfg.arch}: {epochs} epochs of {steps} batches"
     )
     fit_started = time.monotonic()
-    members = []
-    for index in range(n_members):
-        member = _fit_member(cfg, recipe, spec, train, val, x_val, index=index, n_members=n_members, bar=bar, log=log)
-        members.append(member)
+    # The weights depend on the data alone, not on a member's seed: computed once.
+    weights = sample_weights(
+        train.y,
+        train.groups,
+        group_power=recipe["group_weight_power"],
+        class_balanced=recipe["class_balanced"],
+        kinds=train.rotated if recipe["kind_balanced"] else None,
+    )
+    members = [
+        _fit_member(cfg, recipe, spec, train, weights, val, x_val, index=i, n_members=n_members, bar=bar, log=log)
+        for i in range(n_members)
+    ]
     bar.close()
     fit_seconds = time.monotonic() - fit_started
     model = combine(cfg.arch, spec, [m.model for m in members])
@@ -256,7 +265,7 @@ class _Member:
     selector: object
 
 
-def _fit_member(cfg, recipe, spec, train, val, x_val, *, index, n_members, bar, log) -> _Member:
+def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_members, bar, log) -> _Member:
     """Fit one network with seed ``cfg.seed + index``; keep its best epoch on validation.
 
     Member ``i`` of a run with ``--seed S`` is exactly the single network ``--seed S+i`` would
@@ -267,17 +276,10 @@ def _fit_member(cfg, recipe, spec, train, val, x_val, *, index, n_members, bar, 
     from training.callbacks import ValidationAUROC, WeightEMA
     from training.inference import batched_probabilities
     from training.networks import build
-    from training.pipeline import make_augmenter, sample_weights, train_dataset
+    from training.pipeline import make_augmenter, train_dataset
 
     seed = cfg.seed + index
     keras.utils.set_random_seed(seed)
-    weights = sample_weights(
-        train.y,
-        train.groups,
-        group_power=recipe["group_weight_power"],
-        class_balanced=recipe["class_balanced"],
-        kinds=train.rotated if recipe["kind_balanced"] else None,
-    )
     aug = recipe["augment"]
     augment = make_augmenter(
         seed, rotation=aug["rotation"], zoom=aug["zoom"], flip=aug["flip"], gamma=aug["gamma"], noise=aug["noise"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from training.imaging import VIEWS
 from training.registry import ModelUnavailable
 
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
         parser.add_argument(
             "--transform",
-            choices=["none", "hflip", "vflip", "rot90", "rot180"],
+            choices=["none", *VIEWS],
             default="none",
             help="score every image mirrored or turned (a robustness check: the diagnosis does not change)",
         )
