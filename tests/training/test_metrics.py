@@ -28,6 +28,21 @@ def test_high_sensitivity_cut_keeps_95_percent_of_positives_and_is_never_above_b
     assert t["high_sensitivity"] <= t["balanced"]
 
 
+def test_high_sensitivity_cut_counts_every_positive_group_not_only_the_largest_family():
+    # One fractured family of 100 rotated copies scores high; four single fractured images score
+    # low. Per image, a cut above the four still keeps 100/104 = 0.96 of the positives.
+    y = np.array([1] * 104 + [0] * 50)
+    p = np.concatenate([np.linspace(0.80, 0.99, 100), [0.30, 0.40, 0.50, 0.60], np.linspace(0.0, 0.7, 50)])
+    groups = np.array(["family"] * 100 + ["a", "b", "c", "d"] + [f"n{i}" for i in range(50)])
+
+    per_image = choose_thresholds(y, p)["high_sensitivity"]
+    assert 0.60 < per_image < 0.80  # misses all four single images
+    t = choose_thresholds(y, p, groups)["high_sensitivity"]
+    assert 0.29 < t < 0.30  # with each group weighted equally, all five groups must be kept
+    assert at_threshold(y, p, t)["sensitivity"] == 1.0
+    assert not np.isin(t, p)
+
+
 def test_groups_score_once_with_their_mean_and_bootstrap_resamples_whole_groups():
     y = np.array([1, 1, 1, 0, 0, 1, 0])
     p = np.array([0.9, 0.7, 0.8, 0.2, 0.4, 0.6, 0.1])
