@@ -44,9 +44,11 @@ def make_augmenter(
     flip: str,
     gamma: bool,
     noise: bool,
+    quarter_turns: bool = False,
 ):
     """Augmentation for radiographs, as the recipe sets it: flips, rotation, zoom/shift, and
-    optionally gamma and noise.
+    optionally quarter turns (with both flips: all eight orientations of the square), gamma and
+    noise.
 
     The images come in arbitrary orientations (the data set itself holds rotated copies), so
     flips and rotation are realistic. Gamma and noise are available but off in the shipped
@@ -65,6 +67,10 @@ def make_augmenter(
     gen = tf.random.Generator.from_seed(seed + 4)
 
     def augment(x: tf.Tensor) -> tf.Tensor:
+        if quarter_turns:  # each image turned by 0, 90, 180 or 270 degrees (square inputs)
+            turns = tf.stack([tf.image.rot90(x, k) for k in range(4)], axis=1)
+            k = gen.uniform([tf.shape(x)[0]], 0, 4, dtype=tf.int32)
+            x = tf.gather(turns, k, axis=1, batch_dims=1)
         x = geometric(x, training=True)
         if gamma:
             g = tf.exp(gen.uniform([tf.shape(x)[0], 1, 1, 1], -0.4, 0.4))
