@@ -17,6 +17,9 @@ RECIPES: dict[str, dict] = {
         "class_balanced": True,
         "kind_balanced": True,  # classes balanced within rotated copies and other images
         "ema_momentum": 0.99,
+        # Batch-norm statistics of the scored and kept weights from this many clean training
+        # images ("precise BN"): the moving averages gathered over augmented batches misled.
+        "bn_recalibration": 512,
         "augment": {"rotation": 0.1, "zoom": 0.1, "flip": "horizontal_and_vertical", "gamma": False, "noise": False},
         "patience": 6,
         "early_stopping_from": 0.5,  # of the epochs: no stopping before the schedule has decayed
@@ -40,6 +43,7 @@ RECIPES: dict[str, dict] = {
         "class_balanced": False,
         "kind_balanced": False,
         "ema_momentum": 0.0,
+        "bn_recalibration": 0,  # the prototype's network has no batch norm
         "augment": {"rotation": 20 / 360, "zoom": 0.0, "flip": "horizontal", "gamma": False, "noise": False},
         "patience": 1000,
         "early_stopping_from": 0.0,

@@ -76,6 +76,25 @@ def _new_version_name(root: Path, arch: str) -> str:
     return name
 
 
+def cpu_description() -> dict:
+    """The CPU's model name and its vector extensions (which select oneDNN's kernels)."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    return {"model": model, "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))}
+
+
 def _library_versions() -> dict[str, str]:
     import platform
 
@@ -165,7 +184,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
 
     # 4. Thresholds on validation, then the metrics of both splits.
     p_val = batched_probabilities(model, x_val, tta)
-    thresholds = choose_thresholds(val.y, p_val)
+    thresholds = choose_thresholds(val.y, p_val, val.groups)
     p_test = batched_probabilities(model, as_float(test.x), tta) if len(test.x) else np.zeros(0)
     metrics = {"val": evaluate_predictions(val.y, p_val, val.groups, val.rotated, thresholds)}
     if len(test.x):
@@ -212,7 +231,10 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "tta": tta,
             "thresholds": thresholds,
             "default_threshold": "balanced",
-            "threshold_rule": "chosen on validation only: balanced = max Youden J; high_sensitivity = sens >= 0.95",
+            "threshold_rule": (
+                "chosen on validation only: balanced = max Youden J; high_sensitivity = sensitivity >= 0.95 "
+                "per image and with every positive group weighted equally"
+            ),
             "labels": {"positive": "fractured", "negative": "not_fractured"},
             "seed": cfg.seed,
             "recipe": recipe,
@@ -245,6 +267,9 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 # is what the run would take alone.
                 "cpu_seconds": round(time.process_time() - cpu_started, 1),
                 "cpu_count": os.cpu_count(),
+                # Floating-point results (and so the weights) depend on the kernels the CPU's
+                # vector extensions select: --seed reproduces a run bit for bit on the same CPU.
+                "cpu": cpu_description(),
             },
             "libraries": _library_versions(),
             "notes": "Decision support only, not a diagnosis.",
@@ -281,9 +306,7 @@ def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_membe
     seed = cfg.seed + index
     keras.utils.set_random_seed(seed)
     aug = recipe["augment"]
-    augment = make_augmenter(
-        seed, rotation=aug["rotation"], zoom=aug["zoom"], flip=aug["flip"], gamma=aug["gamma"], noise=aug["noise"]
-    )
+    augment = make_augmenter(seed, **aug)
     batch, epochs = recipe["batch_size"], recipe["epochs"]
     ds = train_dataset(
         train.x, train.y, weights, batch_size=batch, seed=seed, augment=augment,
@@ -303,6 +326,7 @@ def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_membe
         stop_from_epoch=int(epochs * recipe["early_stopping_from"]),
         ema=ema,
         train_probe=_train_probe(train, seed),
+        bn_calibration=_calibration_images(train, seed, recipe["bn_recalibration"]),
     )
     if n_members > 1:
         bar.label = f"member {index + 1}/{n_members}, "
@@ -336,6 +360,14 @@ def _serving_copy(arch: str, spec: dict, recipe: dict, members: list[_Member]):
 def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
     pick = np.random.default_rng(seed).permutation(len(train.x))[:size]
     return as_float(train.x[pick]), train.y[pick]
+
+
+def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | None:
+    """Un-augmented training images for the batch-norm statistics of scored and kept weights."""
+    if not size:
+        return None
+    pick = np.random.default_rng([seed, 1]).permutation(len(train.x))[:size]
+    return as_float(train.x[np.sort(pick)])
 
 
 def _optimizer(recipe: dict, steps: int, epochs: int):

@@ -61,3 +61,62 @@ def test_stops_once_patience_runs_out_after_the_grace_period():
     selector, _ = _run([0.0, 1.0] + [0.0] * 10, patience=3, stop_from_epoch=4)
     assert selector.best_epoch == 2
     assert len(selector.history) == 7  # epochs 5, 6, 7 without improvement after epoch 4
+
+
+def _bn_net():
+    import keras
+
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.BatchNormalization(name="bn1")(inputs)
+    x = keras.layers.Conv2D(3, 1, name="conv")(x)
+    x = keras.layers.BatchNormalization(name="bn2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+def test_batch_norm_recalibration_sets_population_statistics_from_the_given_images():
+    from training.callbacks import recalibrate_batch_norm
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(3.0, 2.0, (100, 4, 4, 2)) * [1.0, 0.5]).astype(np.float32)
+    model = _bn_net()
+    bn1 = model.get_layer("bn1")
+    bn1.moving_mean.assign([50.0, -50.0])  # what augmented batches might have left behind
+    bn1.moving_variance.assign([1e3, 1e-3])
+
+    recalibrate_batch_norm(model, x, batch_size=32)  # batches of 32, 32, 32 and 4
+
+    batches = [x[i : i + 32] for i in range(0, 100, 32)]
+    np.testing.assert_allclose(
+        bn1.moving_mean.numpy(), np.mean([b.mean(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn1.moving_variance.numpy(), np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4
+    )
+    # Later layers too: bn2's statistics are those of the conv outputs it now sees.
+    assert abs(float(model.get_layer("bn2").moving_mean.numpy()[0])) > 0
+    assert bn1.momentum == 0.99  # restored
+
+
+def test_scored_and_kept_weights_carry_recalibrated_statistics_while_training_goes_on_from_its_own():
+    rng = np.random.default_rng(1)
+    x_cal = rng.normal(0.0, 1.0, (64, 4, 4, 2)).astype(np.float32)
+    model = _bn_net()
+    bn1 = model.get_layer("bn1")
+    bn1.moving_mean.assign([7.0, 7.0])
+    seen = []
+
+    def predict(m, _x):
+        seen.append(m.get_layer("bn1").moving_mean.numpy().copy())
+        return np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+
+    selector = ValidationAUROC(
+        np.zeros((6, 4, 4, 2)), Y, GROUPS, predict=predict, patience=5, bn_calibration=x_cal
+    )  # fmt: skip
+    selector.set_model(model)
+    selector.on_epoch_end(0, {"loss": 0.5})
+
+    assert np.all(np.abs(seen[0]) < 0.5)  # scored with statistics of the clean images, not 7.0
+    np.testing.assert_allclose(bn1.moving_mean.numpy(), [7.0, 7.0])  # training's own statistics restored
+    selector.restore_best()
+    np.testing.assert_allclose(bn1.moving_mean.numpy(), seen[0])  # the kept weights are the scored ones

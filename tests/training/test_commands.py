@@ -40,6 +40,7 @@ def test_retrain_writes_a_loadable_version_and_registers_it(tiny_dataset, tmp_pa
     assert card["data"]["counts"]["train"] == {"fractured": 16, "not_fractured": 16, "groups": 32, "skipped": 0}
     assert card["leakage"]["leakage_found"] is False
     assert {"val", "test"} <= set(card["metrics"])
+    assert card["training"]["cpu"]["model"]  # weights are reproducible per CPU, so the card names it
     for name in ("model.keras", "training_curves.png", "roc_curve.png", "confusion_matrix.png"):
         assert (folder / name).is_file()
     assert get_predictor(folder.name).version == folder.name
