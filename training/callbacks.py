@@ -21,11 +21,17 @@ def recalibrate_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int
     0.85-0.99 (training/README.md). Here every layer sees batches of ``x`` in training mode and
     its statistics become the mean over those batches of the batch statistics.
     """
-    norms = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    layers = list(_all_layers(model))
+    norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms or not len(x):
         return
-    momenta = [layer.momentum for layer in norms]
+    # Dropout off: no noise in the statistics, and no draw from its seed generator, so that
+    # scoring an epoch leaves the training run exactly as it would be without scoring.
+    dropouts = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]
+    momenta, rates = [layer.momentum for layer in norms], [layer.rate for layer in dropouts]
     try:
+        for layer in dropouts:
+            layer.rate = 0.0
         for k, start in enumerate(range(0, len(x), batch_size), start=1):
             for layer in norms:
                 layer.momentum = (k - 1) / k  # running mean over batches: new = old*(k-1)/k + batch/k
@@ -33,6 +39,8 @@ def recalibrate_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int
     finally:
         for layer, momentum in zip(norms, momenta, strict=True):
             layer.momentum = momentum
+        for layer, rate in zip(dropouts, rates, strict=True):
+            layer.rate = rate
 
 
 def _all_layers(model: keras.Model):

@@ -71,6 +71,7 @@ def _bn_net():
     x = keras.layers.Conv2D(3, 1, name="conv")(x)
     x = keras.layers.BatchNormalization(name="bn2")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
 
 
@@ -96,6 +97,17 @@ def test_batch_norm_recalibration_sets_population_statistics_from_the_given_imag
     # Later layers too: bn2's statistics are those of the conv outputs it now sees.
     assert abs(float(model.get_layer("bn2").moving_mean.numpy()[0])) > 0
     assert bn1.momentum == 0.99  # restored
+
+
+def test_recalibration_draws_no_random_numbers_so_training_goes_on_unchanged():
+    from training.callbacks import recalibrate_batch_norm
+
+    model = _bn_net()
+    dropout = model.get_layer("dropout")
+    state = dropout.seed_generator.state.numpy().copy()
+    recalibrate_batch_norm(model, np.ones((40, 4, 4, 2), np.float32), batch_size=16)
+    np.testing.assert_array_equal(dropout.seed_generator.state.numpy(), state)
+    assert dropout.rate == 0.5
 
 
 def test_scored_and_kept_weights_carry_recalibrated_statistics_while_training_goes_on_from_its_own():
