@@ -11,6 +11,10 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 BOOTSTRAP_ROUNDS = 1000
 HIGH_SENSITIVITY = 0.95
+THRESHOLD_RULE = (
+    "chosen on validation only: balanced = max Youden J; high_sensitivity = sensitivity >= 0.95 "
+    "per image and with every positive group weighted equally"
+)
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float | None:

@@ -17,7 +17,7 @@ from training.cache import ImageCache
 from training.cards import write_card
 from training.dataset import SPLITS, SplitData, as_float, counts_table, load_splits
 from training.leakage import check_leakage, format_report
-from training.metrics import choose_thresholds, evaluate_predictions, summary_line
+from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.recipes import RECIPES
 from training.registry import MODEL_NAME, models_root
 from training.serving import SERVING_NAME, export_serving
@@ -231,10 +231,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "tta": tta,
             "thresholds": thresholds,
             "default_threshold": "balanced",
-            "threshold_rule": (
-                "chosen on validation only: balanced = max Youden J; high_sensitivity = sensitivity >= 0.95 "
-                "per image and with every positive group weighted equally"
-            ),
+            "threshold_rule": THRESHOLD_RULE,
             "labels": {"positive": "fractured", "negative": "not_fractured"},
             "seed": cfg.seed,
             "recipe": recipe,
