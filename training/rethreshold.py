@@ -19,7 +19,7 @@ from training.cards import write_card
 from training.dataset import SPLITS, as_float, load_splits
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.registry import models_root, resolve_version_dir
-from training.trainer import Log, TrainResult, _fingerprint, _new_version_name
+from training.trainer import Log, TrainResult, data_fingerprint, new_version_name
 
 # Depend on the thresholds, so they are made anew; every other file is copied unchanged.
 REDRAWN = ("card.json", "confusion_matrix.png")
@@ -38,9 +38,13 @@ def rethreshold_version(
     source_dir = resolve_version_dir(version)
     predictor = get_predictor(source_dir.name)
     source = predictor.card
-    splits = load_splits(Path(data), SPLITS, predictor.spec, ImageCache(cache_dir), progress=log)
     expected = source.get("data", {}).get("fingerprint")
-    if expected != _fingerprint(splits):
+    if not expected:
+        raise DataMismatchError(
+            f"the card of {source['version']} records no data fingerprint: its validation split is unknown"
+        )
+    splits = load_splits(Path(data), SPLITS, predictor.spec, ImageCache(cache_dir), progress=log)
+    if expected != data_fingerprint(splits):
         raise DataMismatchError(
             f"{data} is not the dataset {source['version']} was trained on (its fingerprint differs): "
             "thresholds must be chosen on the same validation split"
@@ -62,7 +66,7 @@ def rethreshold_version(
         log(f"{split}: {summary_line(m)}")
 
     root = models_root()
-    name = _new_version_name(root, source["architecture"])
+    name = new_version_name(root, source["architecture"])
     tmp = root / f".tmp-{name}-{os.getpid()}"
     shutil.copytree(source_dir, tmp, ignore=shutil.ignore_patterns(*REDRAWN))
     try:

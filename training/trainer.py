@@ -61,13 +61,13 @@ class TrainResult:
     card: dict
 
 
-def _fingerprint(data: dict[str, SplitData]) -> str:
+def data_fingerprint(data: dict[str, SplitData]) -> str:
     """Digest of which bytes sit in which split with which label: same data, same fingerprint."""
     rows = sorted(f"{s}|{f.label}|{f.sha256}" for s, d in data.items() for f in d.files)
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def _new_version_name(root: Path, arch: str) -> str:
+def new_version_name(root: Path, arch: str) -> str:
     base = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{arch}"
     name, n = base, 1
     while (root / name).exists():
@@ -195,7 +195,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     # 5. Version folder: written under a temporary name, renamed when complete.
     root = Path(cfg.models_dir) if cfg.models_dir else models_root()
     root.mkdir(parents=True, exist_ok=True)
-    version = _new_version_name(root, cfg.arch)
+    version = new_version_name(root, cfg.arch)
     tmp = root / f".tmp-{version}-{os.getpid()}"
     tmp.mkdir()
     try:
@@ -237,7 +237,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "recipe": recipe,
             "data": {
                 "root": str(cfg.data),
-                "fingerprint": _fingerprint(data),
+                "fingerprint": data_fingerprint(data),
                 "counts": {s: d.counts() for s, d in data.items()},
                 "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
                 "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",

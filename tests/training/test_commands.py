@@ -19,7 +19,7 @@ from training.imaging import open_image, to_model_input
 from training.inference import get_predictor
 from training.models import ModelVersion
 from training.registry import read_card
-from training.trainer import _new_version_name
+from training.trainer import new_version_name
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -48,9 +48,9 @@ def test_retrain_writes_a_loadable_version_and_registers_it(tiny_dataset, tmp_pa
 
 
 def test_version_names_never_reuse_a_folder(tmp_path):
-    first = _new_version_name(tmp_path, "default")
+    first = new_version_name(tmp_path, "default")
     (tmp_path / first).mkdir()
-    second = _new_version_name(tmp_path, "default")
+    second = new_version_name(tmp_path, "default")
     assert second != first and not (tmp_path / second).exists()
 
 

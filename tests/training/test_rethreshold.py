@@ -76,3 +76,12 @@ def test_rethreshold_refuses_another_dataset_and_writes_nothing(models, tmp_path
 def test_rethreshold_names_a_missing_version(models, trained_version):
     with pytest.raises(CommandError, match="'nope' not found"):
         call_command("rethreshold", "--data", str(trained_version["data"]), "--model", "nope", stdout=StringIO())
+
+
+def test_rethreshold_refuses_a_card_without_data_fingerprint(models, trained_version):
+    card = read_card(models)
+    write_card(models, {**card, "data": {k: v for k, v in card["data"].items() if k != "fingerprint"}})
+    clear_cache()
+    with pytest.raises(CommandError, match="records no data fingerprint"):
+        call_command("rethreshold", "--data", str(trained_version["data"]), stdout=StringIO())
+    assert list(models.parent.iterdir()) == [models]
