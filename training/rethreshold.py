@@ -9,7 +9,6 @@ split by ``metrics.choose_thresholds``, val/test metrics recomputed through the 
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from training.cards import write_card
 from training.dataset import SPLITS, as_float, load_splits
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.registry import models_root, resolve_version_dir
-from training.trainer import Log, TrainResult, data_fingerprint, new_version_name
+from training.trainer import Log, TrainResult, data_fingerprint, staged_version_folder
 
 # Depend on the thresholds, so they are made anew; every other file is copied unchanged.
 REDRAWN = ("card.json", "confusion_matrix.png")
@@ -66,10 +65,8 @@ def rethreshold_version(
         log(f"{split}: {summary_line(m)}")
 
     root = models_root()
-    name = new_version_name(root, source["architecture"])
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    shutil.copytree(source_dir, tmp, ignore=shutil.ignore_patterns(*REDRAWN))
-    try:
+    with staged_version_folder(root, source["architecture"]) as (tmp, name):
+        shutil.copytree(source_dir, tmp, ignore=shutil.ignore_patterns(*REDRAWN))
         shown = "test" if "test" in metrics else "val"
         confusion_plot(metrics[shown]["per_image"]["at_threshold"], tmp / "confusion_matrix.png", title=shown)
         card = {
@@ -87,9 +84,5 @@ def rethreshold_version(
             },
         }
         write_card(tmp, card)
-        tmp.rename(root / name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log(f"wrote {root / name}")
     return TrainResult(root / name, card)

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,21 @@ def new_version_name(root: Path, arch: str) -> str:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+@contextmanager
+def staged_version_folder(root: Path, arch: str):
+    """A new version's name and a temporary path to fill: renamed to the name when the block
+    completes, removed if it fails, so no half-written version is ever served."""
+    root.mkdir(parents=True, exist_ok=True)
+    name = new_version_name(root, arch)
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    try:
+        yield tmp, name
+        tmp.rename(root / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def cpu_description() -> dict:
@@ -194,11 +210,8 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
 
     # 5. Version folder: written under a temporary name, renamed when complete.
     root = Path(cfg.models_dir) if cfg.models_dir else models_root()
-    root.mkdir(parents=True, exist_ok=True)
-    version = new_version_name(root, cfg.arch)
-    tmp = root / f".tmp-{version}-{os.getpid()}"
-    tmp.mkdir()
-    try:
+    with staged_version_folder(root, cfg.arch) as (tmp, version):
+        tmp.mkdir()
         serving = _serving_copy(cfg.arch, spec, recipe, members)  # uncompiled: no optimizer state in the file
         serving.save(tmp / MODEL_NAME)
         serving_entries = export_serving(serving, tmp / SERVING_NAME)
@@ -272,10 +285,6 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "notes": "Decision support only, not a diagnosis.",
         }
         write_card(tmp, card)
-        tmp.rename(root / version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
     return TrainResult(root / version, card)
 

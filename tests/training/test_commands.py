@@ -19,7 +19,7 @@ from training.imaging import open_image, to_model_input
 from training.inference import get_predictor
 from training.models import ModelVersion
 from training.registry import read_card
-from training.trainer import new_version_name
+from training.trainer import new_version_name, staged_version_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -52,6 +52,20 @@ def test_version_names_never_reuse_a_folder(tmp_path):
     (tmp_path / first).mkdir()
     second = new_version_name(tmp_path, "default")
     assert second != first and not (tmp_path / second).exists()
+
+
+def test_a_version_folder_appears_only_when_complete(tmp_path):
+    root = tmp_path / "models"
+    with staged_version_folder(root, "default") as (tmp, name):
+        tmp.mkdir()
+        (tmp / "card.json").write_text("{}")
+        assert not (root / name).exists()  # nothing to serve while it is being written
+    assert (root / name / "card.json").is_file() and not tmp.exists()
+
+    with pytest.raises(RuntimeError), staged_version_folder(root, "default") as (tmp, _name):
+        tmp.mkdir()
+        raise RuntimeError("export failed")
+    assert sorted(p.name for p in root.iterdir()) == [name]  # no partial folder, no temporary left
 
 
 def test_retrain_refuses_leaky_splits_unless_allowed(tiny_dataset, tmp_path, settings):
