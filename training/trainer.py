@@ -363,17 +363,19 @@ def _serving_copy(arch: str, spec: dict, recipe: dict, members: list[_Member]):
     return combine(arch, spec, copies)
 
 
+def _train_sample(train: SplitData, seed, size: int) -> np.ndarray:
+    """Indices of ``size`` training images drawn by ``seed``: a fixed, un-augmented sample."""
+    return np.random.default_rng(seed).permutation(len(train.x))[:size]
+
+
 def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
-    pick = np.random.default_rng(seed).permutation(len(train.x))[:size]
+    pick = _train_sample(train, seed, size)
     return as_float(train.x[pick]), train.y[pick]
 
 
 def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | None:
     """Un-augmented training images for the batch-norm statistics of scored and kept weights."""
-    if not size:
-        return None
-    pick = np.random.default_rng([seed, 1]).permutation(len(train.x))[:size]
-    return as_float(train.x[np.sort(pick)])
+    return as_float(train.x[np.sort(_train_sample(train, [seed, 1], size))]) if size else None
 
 
 def _optimizer(recipe: dict, steps: int, epochs: int):

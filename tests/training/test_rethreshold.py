@@ -85,3 +85,12 @@ def test_rethreshold_refuses_a_card_without_data_fingerprint(models, trained_ver
     with pytest.raises(CommandError, match="records no data fingerprint"):
         call_command("rethreshold", "--data", str(trained_version["data"]), stdout=StringIO())
     assert list(models.parent.iterdir()) == [models]
+
+
+def test_rethreshold_names_a_missing_split_folder_and_writes_nothing(models, trained_version, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(trained_version["data"], partial)
+    shutil.rmtree(partial / "test")
+    with pytest.raises(CommandError, match="test does not exist"):
+        call_command("rethreshold", "--data", str(partial), stdout=StringIO())
+    assert list(models.parent.iterdir()) == [models]

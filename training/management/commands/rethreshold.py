@@ -27,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(f"{opts['data'] / 'val'} is not a folder")
         try:
             result = rethreshold_version(data=opts["data"], version=opts["model"], log=self.stdout.write)
-        except (ModelUnavailable, DataMismatchError) as exc:
+        except (ModelUnavailable, DataMismatchError, FileNotFoundError) as exc:  # a split folder missing, say
             raise CommandError(str(exc)) from exc
         if model_version_register(card=result.card) is None:
             self.stdout.write("note: no database reachable; version not registered (the folder is enough to serve it)")
