@@ -161,10 +161,19 @@ def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
 
 
 # Changes of orientation that leave the diagnosis as it is, on prepared NHWC batches: test-time
-# augmentation averages over some of them, ``evaluate --transform`` scores a whole split under one.
+# views average over some of them, ``evaluate --transform`` scores a whole split under one, and
+# cross-validation caches the pretrained trunk's output for all eight (the square's symmetries).
 VIEWS = {
     "hflip": lambda x: x[:, :, ::-1, :],
     "vflip": lambda x: x[:, ::-1, :, :],
     "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
     "rot180": lambda x: x[:, ::-1, ::-1, :],
+    "rot270": lambda x: np.rot90(x, 3, axes=(1, 2)),
+    "transpose": lambda x: np.swapaxes(x, 1, 2),
+    "transverse": lambda x: np.swapaxes(x, 1, 2)[:, ::-1, ::-1, :],
 }
+DIHEDRAL = ("identity", *VIEWS)
+
+
+def view(x: np.ndarray, name: str) -> np.ndarray:
+    return x if name == "identity" else VIEWS[name](x)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training import calibration
 from training.imaging import VIEWS, open_image, to_model_input
 from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
 from training.serving import LiteModel
@@ -51,6 +52,7 @@ class Predictor:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelUnavailable(f"model card of {self.version} has no usable {name!r} threshold") from exc
         self.tta: list[str] = list(self.card.get("tta", []))
+        self.calibration: tuple[float, float] | None = _calibration(self.card)
         serving = self.card.get("serving_file")
         if serving:
             self._model = LiteModel(self.version_dir / serving)
@@ -58,8 +60,10 @@ class Predictor:
             self._model = load_keras_model(model_file(self.version_dir, self.card))
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Fractured probability per row of an already prepared batch (NHWC float32)."""
-        return batched_probabilities(self._model, batch, self.tta)
+        """Fractured probability per row of an already prepared batch (NHWC float32), calibrated
+        when the card carries a calibration (the thresholds are then on the calibrated scale)."""
+        p = batched_probabilities(self._model, batch, self.tta)
+        return p if self.calibration is None else calibration.apply(p, *self.calibration)
 
     def predict_images(self, images: list[Image.Image]) -> list[PredictionResult]:
         if not images:
@@ -76,6 +80,16 @@ class Predictor:
     def _result(self, probability: float, ms: float) -> PredictionResult:
         label = POSITIVE if probability >= self.threshold else NEGATIVE
         return PredictionResult(probability, label, self.threshold, self.version, ms)
+
+
+def _calibration(card: dict) -> tuple[float, float] | None:
+    block = card.get("calibration")
+    if block is None:
+        return None
+    try:
+        return float(block["a"]), float(block["b"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelUnavailable(f"model card of {card.get('version')} has an unusable calibration") from exc
 
 
 def batched_probabilities(model, batch: np.ndarray, tta: list[str]) -> np.ndarray:

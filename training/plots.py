@@ -75,3 +75,19 @@ def confusion_plot(at_threshold: dict[str, dict], path: Path, *, title: str) -> 
         ax.set_yticks([0, 1], ["not fractured", "fractured"])
         ax.set_title(f"{title}: {name} (t={m['threshold']:.3f})")
     return _save(fig, path)
+
+
+def reliability_plot(tables: dict[str, list[dict]], path: Path) -> Path:
+    """Observed fracture rate against mean score per score bin (``calibration.reliability_table``)."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    for name, rows in tables.items():
+        used = [r for r in rows if r["n"]]
+        ax.plot([r["mean_score"] for r in used], [r["observed"] for r in used], marker="o", label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("observed fraction fractured")
+    ax.set_title("reliability, out of fold")
+    ax.legend(loc="upper left", fontsize="small")
+    return _save(fig, path)

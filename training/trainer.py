@@ -111,7 +111,7 @@ def cpu_description() -> dict:
     return {"model": model, "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))}
 
 
-def _library_versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     import platform
 
     import keras
@@ -127,6 +127,27 @@ def _library_versions() -> dict[str, str]:
         "pillow": PIL.__version__,
         "scikit-learn": sklearn.__version__,
     }
+
+
+def prepare_data(cfg: TrainConfig, spec: dict, *, log: Log = print) -> tuple[dict[str, SplitData], dict]:
+    """Decode (or read the cache) every split, report counts and skipped files, then check for
+    leakage between splits before any fitting; raise LeakageError unless it is allowed."""
+    cache = ImageCache(cfg.cache_dir)
+    data = load_splits(Path(cfg.data), SPLITS, spec, cache, progress=log)
+    log(counts_table(data))
+    for name in ("train", "val"):
+        if len(set(data[name].y.tolist())) < 2:
+            raise ValueError(f"the {name} split needs images of both classes")
+    leakage = check_leakage(
+        {s: d.files for s, d in data.items()}, cache.phashes([f for d in data.values() for f in d.files])
+    )
+    log(format_report(leakage))
+    if leakage["leakage_found"] and not cfg.allow_leakage:
+        raise LeakageError(
+            f"{leakage['exact_duplicates']} exact and {leakage['near_duplicates']} near-duplicate pairs across "
+            "splits: regroup the splits, or pass --allow-leakage to train anyway (scores will be inflated)"
+        )
+    return data, leakage
 
 
 def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
@@ -147,25 +168,8 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    # 1. Data: decode (or read the cache), report counts and skipped files.
-    cache = ImageCache(cfg.cache_dir)
-    data = load_splits(Path(cfg.data), SPLITS, spec, cache, progress=log)
-    log(counts_table(data))
-    for name in ("train", "val"):
-        if len(set(data[name].y.tolist())) < 2:
-            raise ValueError(f"the {name} split needs images of both classes")
+    data, leakage = prepare_data(cfg, spec, log=log)
     decode_seconds = time.monotonic() - started
-
-    # 2. Leakage between splits, before any fitting.
-    leakage = check_leakage(
-        {s: d.files for s, d in data.items()}, cache.phashes([f for d in data.values() for f in d.files])
-    )
-    log(format_report(leakage))
-    if leakage["leakage_found"] and not cfg.allow_leakage:
-        raise LeakageError(
-            f"{leakage['exact_duplicates']} exact and {leakage['near_duplicates']} near-duplicate pairs across "
-            "splits: regroup the splits, or pass --allow-leakage to train anyway (scores will be inflated)"
-        )
 
     # 3. Fit each member on train; validation only selects each member's epoch and the thresholds.
     train, val, test = data["train"], data["val"], data["test"]
@@ -281,7 +285,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 # vector extensions select: --seed reproduces a run bit for bit on the same CPU.
                 "cpu": cpu_description(),
             },
-            "libraries": _library_versions(),
+            "libraries": library_versions(),
             "notes": "Decision support only, not a diagnosis.",
         }
         write_card(tmp, card)
@@ -320,7 +324,7 @@ def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_membe
     )  # fmt: skip
     model = build(cfg.arch, spec, name=_member_name(cfg.arch, index, n_members), **_network_kwargs(recipe))
     steps = int(np.ceil(len(train.x) / batch))
-    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
+    model.compile(optimizer=make_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
     tta = list(recipe["tta"])
     ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
     selector = ValidationAUROC(
@@ -378,7 +382,7 @@ def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | 
     return as_float(train.x[np.sort(_train_sample(train, [seed, 1], size))]) if size else None
 
 
-def _optimizer(recipe: dict, steps: int, epochs: int):
+def make_optimizer(recipe: dict, steps: int, epochs: int):
     import keras
 
     lr = recipe["learning_rate"]

@@ -118,3 +118,31 @@ def test_register_models_records_every_version_once(settings, tmp_path):
     call_command("register_models")
     assert sorted(ModelVersion.objects.values_list("version", flat=True)) == ["v-new", "v-old"]
     assert [v.version for v in ModelVersion.objects.all() if v.is_active] == ["v-new"]
+
+
+def test_a_card_calibration_is_applied_to_served_probabilities(models, tiny_root):
+    import numpy as np
+
+    from training.calibration import apply
+    from training.testing import synthetic_images
+
+    x, _ = synthetic_images(8, 32)
+    raw = get_predictor("b-new").probabilities(x)
+    folder = tiny_root[0] / "b-new"
+    original = (folder / "card.json").read_text()
+    card = json.loads(original)
+    try:
+        card["calibration"] = {"method": "platt", "a": 0.5, "b": -1.0}
+        (folder / "card.json").write_text(json.dumps(card))
+        clear_cache()
+        served = get_predictor("b-new").probabilities(x)
+        np.testing.assert_allclose(served, apply(raw, 0.5, -1.0), rtol=1e-6)
+        assert not np.allclose(served, raw)
+        card["calibration"] = {"method": "platt", "a": "steep"}
+        (folder / "card.json").write_text(json.dumps(card))
+        clear_cache()
+        with pytest.raises(ModelUnavailable, match="unusable calibration"):
+            get_predictor("b-new")
+    finally:
+        (folder / "card.json").write_text(original)
+        clear_cache()

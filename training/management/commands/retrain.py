@@ -14,7 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", type=Path, required=True, help="dataset folder (Kaggle layout)")
-        parser.add_argument("--arch", choices=sorted(RECIPES), default="default")
+        parser.add_argument(
+            "--arch",
+            choices=sorted([*RECIPES, "pretrained"]),
+            default="default",
+            help="pretrained: EfficientNet-Lite0 fold ensemble chosen by grouped cross-validation",
+        )
         parser.add_argument("--epochs", type=int, default=None, help="default: the architecture's recipe")
         parser.add_argument("--image-size", type=int, default=None, help="input side in pixels")
         parser.add_argument("--batch-size", type=int, default=None)
@@ -29,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.FRACTURE_MODELS_DIR")
 
     def handle(self, *args, **opts) -> None:
+        from training.pretrained import PretrainedWeightsError
         from training.services import model_version_register
         from training.trainer import LeakageError, TrainConfig, train_version
 
@@ -50,8 +56,11 @@ class Command(BaseCommand):
             progress_file=self.stderr._out,
         )
         try:
-            result = train_version(cfg, log=self.stdout.write)
-        except (LeakageError, FileNotFoundError, ValueError) as exc:
+            if opts["arch"] == "pretrained":
+                result = self._pretrained(cfg, opts)
+            else:
+                result = train_version(cfg, log=self.stdout.write)
+        except (LeakageError, FileNotFoundError, ValueError, PretrainedWeightsError) as exc:
             raise CommandError(str(exc)) from exc
         registered = model_version_register(card=result.card)
         if registered is None:
@@ -59,3 +68,15 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"registered version {registered.version} in the database")
         self.stdout.write(self.style.SUCCESS(f"new model version: {result.version_dir}"))
+
+    def _pretrained(self, cfg, opts):
+        from dataclasses import replace
+
+        from training.cv_trainer import train_pretrained_version
+        from training.transfer import HeadRecipe
+
+        for name in ("members", "batch_size"):
+            if opts[name] is not None:
+                raise CommandError(f"--{name.replace('_', '-')} does not apply to --arch pretrained")
+        recipe = HeadRecipe() if opts["image_size"] is None else replace(HeadRecipe(), size=opts["image_size"])
+        return train_pretrained_version(cfg, recipe, log=self.stdout.write)

@@ -1,0 +1,268 @@
+"""``manage.py retrain --arch pretrained``: the cross-validated, calibrated pretrained ensemble.
+
+1. decode every split and check for leakage (as every recipe does);
+2. pool train + val and cut five grouped folds (``training.crossval``);
+3. run the frozen EfficientNet-Lite0 trunk once per image and orientation (cached);
+4. per fold, fine-tune a head on the other four folds and score the held-out fold: the
+   out-of-fold scores of all train + val groups;
+5. from those: the calibration (temperature or Platt, by cross-fitted log loss), both
+   operating points on the calibrated scale, and the card's out-of-fold metrics;
+6. ship the five fold heads on one shared trunk as one network (Keras + LiteRT), and score
+   ``test`` once with it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from training import calibration
+from training.cards import write_card
+from training.crossval import fold_ids, pooled, subset
+from training.dataset import as_float
+from training.imaging import DIHEDRAL, VIEWS
+from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
+from training.pretrained import PROVENANCE
+from training.registry import MODEL_NAME, models_root
+from training.serving import SERVING_NAME, export_serving
+from training.trainer import (
+    Log,
+    TrainConfig,
+    TrainResult,
+    cpu_description,
+    data_fingerprint,
+    library_versions,
+    prepare_data,
+    staged_version_folder,
+)
+from training.transfer import HeadRecipe
+
+ARCH = "pretrained"
+FOLDS = 5
+
+
+def input_spec(recipe: HeadRecipe) -> dict:
+    return {"size": recipe.size, "color": "grey", "resize": "letterbox"}
+
+
+def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None, *, log: Log = print) -> TrainResult:
+    started, cpu_started = time.monotonic(), time.process_time()
+    import keras
+    import tensorflow as tf
+
+    from training.features import trunk_features
+    from training.pipeline import sample_weights
+    from training.plots import confusion_plot, reliability_plot, roc_plot
+    from training.transfer import fit_head, head_view_probabilities
+
+    recipe = recipe or HeadRecipe()
+    if cfg.epochs:
+        recipe = HeadRecipe(**{**recipe.__dict__, "epochs": int(cfg.epochs)})
+    spec = input_spec(recipe)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    data, leakage = prepare_data(cfg, spec, log=log)
+    pool, test = pooled(data), data["test"]
+    folds = fold_ids(pool, FOLDS, cfg.seed)
+    cache_root = _cache_root(cfg)
+
+    log(f"pretrained trunk: {len(pool.files)} images x {len(DIHEDRAL)} orientations (cached)")
+    bar = _bar(len(pool.files), "trunk", cfg.progress_file, unit="image")
+    feats = trunk_features(
+        [f.sha256 for f in pool.files], pool.x, size=recipe.size, split=recipe.split, cache_root=cache_root,
+        progress=lambda done, total: _advance(bar, done),
+    )  # fmt: skip
+    bar.close()
+    decode_seconds = time.monotonic() - started
+
+    fit_started = time.monotonic()
+    oof_views = np.zeros((len(pool.files), len(DIHEDRAL)))
+    heads, fold_rows = [], []
+    for k in range(FOLDS):
+        train, held = subset(pool, np.flatnonzero(folds != k)), subset(pool, np.flatnonzero(folds == k))
+        weights = sample_weights(train.y, train.groups, group_power=recipe.group_weight_power, kinds=train.rotated)
+        steps = int(np.ceil(len(train.rows) * len(DIHEDRAL) / recipe.batch_size))
+        bar = _bar(steps * recipe.epochs, f"fold {k + 1}/{FOLDS}", cfg.progress_file, unit="batch")
+        t = time.monotonic()
+        head = fit_head(
+            feats[train.rows], train.y, weights, recipe, seed=cfg.seed + k, name=f"head_{k + 1}",
+            on_batch=_epoch_reporter(bar, steps, log=bar.write, fold=k),
+        )  # fmt: skip
+        bar.close()
+        oof_views[held.rows] = head_view_probabilities(head, feats[held.rows])
+        heads.append(head)
+        p = _combine_views(oof_views[held.rows], recipe)
+        fold = evaluate_predictions(held.y, p, held.groups, held.rotated, {})
+        fold_rows.append({
+            "fold": k + 1, "train_images": len(train.rows), "held_out_images": len(held.rows),
+            "held_out_groups": fold["n_groups"], "auroc": fold["auroc"], "group_auroc": fold["group_auroc"],
+            "seconds": round(time.monotonic() - t, 1),
+        })  # fmt: skip
+        log(f"fold {k + 1}/{FOLDS}: held-out AUROC image {fold['auroc']:.3f} group {fold['group_auroc']:.3f}")
+    fit_seconds = time.monotonic() - fit_started
+
+    # Calibration and operating points from the out-of-fold scores of every train + val group.
+    p_oof_raw = _combine_views(oof_views, recipe)
+    cal = calibration.choose(pool.y, p_oof_raw, folds)
+    p_oof = calibration.apply(p_oof_raw, cal["a"], cal["b"])
+    p_crossfit = calibration.cross_fitted(cal["method"], pool.y, p_oof_raw, folds)
+    thresholds = choose_thresholds(pool.y, p_oof, pool.groups)
+    metrics = {"cross_validation": evaluate_predictions(pool.y, p_oof, pool.groups, pool.rotated, thresholds)}
+    calibration_block = {
+        **{k: cal[k] for k in ("method", "a", "b")},
+        "fitted_on": f"out-of-fold scores of train + val ({len(pool.files)} images, {FOLDS} grouped folds)",
+        "cross_fitted_log_loss": cal["cross_fitted_log_loss"],
+        "ece_raw": calibration.expected_calibration_error(pool.y, p_oof_raw),
+        "ece_cross_fitted": calibration.expected_calibration_error(pool.y, p_crossfit),
+        "ece_fitted": calibration.expected_calibration_error(pool.y, p_oof),
+        "reliability": calibration.reliability_table(pool.y, p_crossfit),
+        "applied": "inference.Predictor, after the mean over test-time views; thresholds are on this scale",
+    }
+
+    serving = build_serving(recipe, heads)
+    tta = list(VIEWS) if recipe.test_time_views else []
+    p_test = None
+    if len(test.files):
+        from training.inference import batched_probabilities
+
+        p_test = calibration.apply(batched_probabilities(serving, as_float(test.x), tta), cal["a"], cal["b"])
+        metrics["test"] = evaluate_predictions(test.y, p_test, test.groups, test.rotated, thresholds)
+    for split, m in metrics.items():
+        log(f"{split}: {summary_line(m)}")
+    log(
+        f"calibration: {cal['method']} (a={cal['a']:.3f}, b={cal['b']:.3f}); ECE out of fold "
+        f"{calibration_block['ece_raw']:.3f} raw -> {calibration_block['ece_cross_fitted']:.3f} "
+        "calibrated (cross-fitted)"
+    )
+
+    root = Path(cfg.models_dir) if cfg.models_dir else models_root()
+    with staged_version_folder(root, ARCH) as (tmp, version):
+        tmp.mkdir()
+        serving.save(tmp / MODEL_NAME)
+        serving_entries = export_serving(serving, tmp / SERVING_NAME)
+        curves = {"cross-validation": (pool.y, p_oof, metrics["cross_validation"]["auroc"])}
+        if p_test is not None:
+            curves["test"] = (test.y, p_test, metrics["test"]["auroc"])
+        roc_plot(curves, tmp / "roc_curve.png")
+        split = "test" if p_test is not None else "cross_validation"
+        confusion_plot(metrics[split]["per_image"]["at_threshold"], tmp / "confusion_matrix.png", title=split)
+        reliability_plot(
+            {
+                "raw": calibration.reliability_table(pool.y, p_oof_raw),
+                "calibrated (cross-fitted)": calibration_block["reliability"],
+            },
+            tmp / "reliability.png",
+        )  # fmt: skip
+        card = {
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(),
+            "architecture": ARCH,
+            "model_file": MODEL_NAME,
+            "model_file_bytes": (tmp / MODEL_NAME).stat().st_size,
+            **serving_entries,
+            "parameters": int(serving.count_params()),
+            "input": spec,
+            "preprocessing": (
+                "training.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: grey via one "
+                f"conversion for every mode, letterbox to {spec['size']}px, scaled to [0, 1]; inside the network "
+                "(x * 255 - 127) / 128 as the ImageNet weights expect"
+            ),
+            "tta": tta,
+            "calibration": calibration_block,
+            "thresholds": thresholds,
+            "default_threshold": "balanced",
+            "threshold_rule": THRESHOLD_RULE.replace("on validation only", "on out-of-fold scores of train + val"),
+            "labels": {"positive": "fractured", "negative": "not_fractured"},
+            "seed": cfg.seed,
+            "recipe": {**recipe.__dict__, "folds": FOLDS, "members": FOLDS},
+            "pretrained": PROVENANCE,
+            "data": {
+                "root": str(cfg.data),
+                "fingerprint": data_fingerprint(data),
+                "counts": {s: d.counts() for s, d in data.items()},
+                "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
+                "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
+            },
+            "leakage": leakage,
+            "metrics": metrics,
+            "training": {
+                "selection": (
+                    f"{FOLDS}-fold grouped cross-validation over train + val (whole families per fold, stratified "
+                    "by class and kind); the recipe was chosen on out-of-fold scores "
+                    "(bench/results/cv-decision-rule.md)"
+                ),
+                "combination": f"mean of the {FOLDS} fold heads' probabilities on one shared frozen trunk",
+                "folds": fold_rows,
+                "decode_seconds": round(decode_seconds, 1),
+                "fit_seconds": round(fit_seconds, 1),
+                "wall_seconds": round(time.monotonic() - started, 1),
+                "cpu_seconds": round(time.process_time() - cpu_started, 1),
+                "cpu_count": os.cpu_count(),
+                "cpu": cpu_description(),
+            },
+            "libraries": library_versions(),
+            "notes": "Decision support only, not a diagnosis.",
+        }
+        write_card(tmp, card)
+    log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
+    return TrainResult(root / version, card)
+
+
+def build_serving(recipe: HeadRecipe, heads: list):
+    """One network: the frozen trunk with ImageNet weights, the fold heads, the mean of their outputs."""
+    import keras
+
+    from training.efficientnet import build_trunk, load_imagenet_weights
+    from training.pretrained import load_efficientnet_lite0
+    from training.transfer import build_pretrained_head
+
+    trunk = build_trunk(recipe.size, recipe.split, channels=1)
+    load_imagenet_weights(trunk, load_efficientnet_lite0())
+    inputs = keras.Input((recipe.size, recipe.size, 1), name="image")
+    features = trunk(inputs)
+    outputs = []
+    for head in heads:  # fresh, uncompiled copies: no optimizer state in the file
+        copy = build_pretrained_head(recipe, tuple(features.shape[1:]), name=head.name)
+        copy.set_weights(head.get_weights())
+        outputs.append(copy(features))
+    output = keras.layers.Average(name="fractured")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(inputs, output, name="pretrained_ensemble")
+
+
+def _combine_views(per_view: np.ndarray, recipe: HeadRecipe) -> np.ndarray:
+    return per_view.mean(axis=1) if recipe.test_time_views else per_view[:, 0]
+
+
+def _cache_root(cfg: TrainConfig) -> Path:
+    from training.cache import ImageCache
+
+    return ImageCache(cfg.cache_dir).root
+
+
+def _bar(total: int, label: str, file, *, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit=unit, file=file, dynamic_ncols=False, ncols=100)
+
+
+def _advance(bar, done: int) -> None:
+    bar.update(done - bar.n)
+
+
+def _epoch_reporter(bar, steps_per_epoch: int, *, log: Log, fold: int):
+    started = time.monotonic()
+
+    def on_batch(batch: int, logs: dict | None) -> None:
+        bar.update(1)
+        if (batch + 1) % steps_per_epoch == 0:
+            loss = (logs or {}).get("loss", float("nan"))
+            epoch = (batch + 1) // steps_per_epoch
+            log(f"fold {fold + 1} epoch {epoch}: loss {loss:.4f} ({time.monotonic() - started:.0f}s)")
+            bar.set_postfix(epoch=(batch + 1) // steps_per_epoch, loss=f"{loss:.3f}")
+
+    return on_batch
