@@ -32,37 +32,25 @@ OUT = ROOT / "bench" / "out"
 
 def _small_fold(arch, recipe, spec, train, held_out, seed):
     """One network of the given recipe, trained on ``train`` for the recipe's epochs."""
-    import keras
     import numpy as np
-    import tensorflow as tf
 
-    from training.callbacks import WeightEMA
     from training.imaging import DIHEDRAL, view
     from training.inference import batched_probabilities
-    from training.networks import build
-    from training.pipeline import make_augmenter, sample_weights, train_dataset
-    from training.trainer import make_optimizer
+    from training.trainer import fit_fixed_schedule
 
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    weights = sample_weights(
-        train.y, train.groups, group_power=recipe["group_weight_power"], class_balanced=recipe["class_balanced"],
-        kinds=train.rotated if recipe["kind_balanced"] else None,
-    )  # fmt: skip
-    ds = train_dataset(
-        train.x, train.y, weights, batch_size=recipe["batch_size"], seed=seed,
-        augment=make_augmenter(seed, **recipe["augment"]), label_smoothing=recipe["label_smoothing"],
-    )  # fmt: skip
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
-    model = build(arch, spec, **kwargs)
-    steps = int(np.ceil(len(train.x) / recipe["batch_size"]))
-    model.compile(optimizer=make_optimizer(recipe, steps, recipe["epochs"]), loss="binary_crossentropy")
-    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
-    model.fit(ds, epochs=recipe["epochs"], callbacks=[ema] if ema else [], verbose=0)
-    if ema is not None:
-        model.set_weights(ema.average)
+    model = fit_fixed_schedule(arch, recipe, spec, train, seed=seed)
     x = held_out.x.astype(np.float32) / 255.0
     return np.stack([batched_probabilities(model, np.ascontiguousarray(view(x, v)), []) for v in DIHEDRAL], axis=1)
+
+
+def _save(tag, oof, pool, folds, done) -> None:
+    import numpy as np
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        OUT / f"cv-{tag}.npz", oof=oof, y=pool.y, groups=pool.groups, rotated=pool.rotated, folds=folds,
+        sha=np.array([f.sha256 for f in pool.files]), done=done,
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -102,6 +90,7 @@ def main() -> None:
     pool = pooled(data)
     folds = fold_ids(pool, args.folds, args.fold_seed)
     oof = np.zeros((len(pool.files), 8))
+    done = np.zeros(len(pool.files), dtype=bool)
     if args.candidate == "pretrained":
         from training.features import trunk_features
         from training.pipeline import sample_weights
@@ -120,14 +109,11 @@ def main() -> None:
         else:
             arch = "default" if args.candidate == "small" else "seed"
             oof[held.rows] = _small_fold(arch, recipe, spec, train, held, seed=k)
+        done[held.rows] = True
+        _save(tag, oof, pool, folds, done)  # after every fold: a run stopped early still reports its folds
         s = oof_scores(held.y, oof[held.rows, 0], held.groups, held.rotated)
         print(f"fold {k}: {len(train.y)} train / {len(held.y)} held out; AUROC image {s['auroc']:.3f} "
               f"group {s['group_auroc']:.3f} ({time.monotonic() - t:.0f}s)", flush=True)  # fmt: skip
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        OUT / f"cv-{tag}.npz", oof=oof, y=pool.y, groups=pool.groups, rotated=pool.rotated, folds=folds,
-        sha=np.array([f.sha256 for f in pool.files]),
-    )  # fmt: skip
     s, s_tta = (
         oof_scores(pool.y, oof[:, 0], pool.groups, pool.rotated),
         oof_scores(pool.y, oof.mean(1), pool.groups, pool.rotated),

@@ -55,8 +55,12 @@ def main() -> None:
     table = {name: oof_scores(y, p, groups, rotated) for name, p in candidates.items()}
     for tag in args.extra:
         run = load(tag)
+        done = run.get("done", np.ones(len(run["y"]), dtype=bool))
+        folds_done = len(np.unique(run["folds"][done]))
+        note = "" if done.all() else f", {folds_done} of {len(np.unique(run['folds']))} folds"
         for views, p in (("x1", run["oof"][:, 0]), ("x8", run["oof"].mean(1))):
-            table[f"{tag} {views} (reported only)"] = oof_scores(run["y"], p, run["groups"], run["rotated"])
+            scores = oof_scores(run["y"][done], p[done], run["groups"][done], run["rotated"][done])
+            table[f"{tag} {views} (reported only{note})"] = scores
 
     print(f"{'candidate':<34} {'S':>6} {'image':>6} {'group':>6} {'rotated':>8} {'other':>6}")
     for name, s in table.items():

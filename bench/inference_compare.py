@@ -1,8 +1,8 @@
-"""Default model vs the prototype's seed network: CPU inference time per image and file size.
+"""The served model vs the prototype's seed network: CPU inference time per image and file size.
 
 Both are measured in one process, one after the other, on the same random inputs, in both
 runtimes the project has: TensorFlow's compiled graph (training.inference.batched_probabilities,
-with the card's test-time augmentation for the default) and LiteRT (training.serving, what the
+with the card's test-time views for the served model) and LiteRT (training.serving, what the
 worker serves). The seed network is built at its own input size (150 px RGB); its weights do not
 change its speed or file size, so untrained weights are used.
 
@@ -38,7 +38,7 @@ def _time_per_image(fn, batch, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="default-architecture version (default: the served one)")
+    parser.add_argument("--model", default=None, help="version folder (default: the served one)")
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
@@ -60,7 +60,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = (("default", default_keras, card["input"], card.get("tta", [])), ("seed", seed_keras, seed_spec, []))
+        served_model = (card["architecture"], default_keras, card["input"], card.get("tta", []))
+        models = (served_model, ("seed", seed_keras, seed_spec, []))
         for name, keras_model, spec, tta in models:
             keras_file, lite_file = Path(tmp) / f"{name}.keras", Path(tmp) / f"{name}.tflite"
             keras_model.save(keras_file)
@@ -78,20 +79,20 @@ def main() -> None:
             rows.append((name, spec, keras_model.count_params(), sizes, timings))
 
     print(f"CPU cores: {os.cpu_count()}, runs: {args.runs} (median ms per image)")
-    header = f"{'model':<8} {'input':<20} {'params':>10} {'.keras MB':>9} {'.tflite MB':>10}"
+    header = f"{'model':<10} {'input':<20} {'params':>10} {'.keras MB':>9} {'.tflite MB':>10}"
     print(header + f" {'TF b=1':>7} {'TF b=32':>8} {'LiteRT b=1':>10} {'LiteRT b=32':>11}")
     for name, spec, params, sizes, t in rows:
         shape = f"{spec['size']}px {spec['color']}"
         print(
-            f"{name:<8} {shape:<20} {params:>10,} {sizes['keras'] / 1e6:>9.2f} {sizes['lite'] / 1e6:>10.2f}"
+            f"{name:<10} {shape:<20} {params:>10,} {sizes['keras'] / 1e6:>9.2f} {sizes['lite'] / 1e6:>10.2f}"
             f" {t['tf', 1]:>7.2f} {t['tf', 32]:>8.2f} {t['lite', 1]:>10.2f} {t['lite', 32]:>11.2f}"
         )
     (_, _, dp, ds, dt), (_, _, sp, ss, st) = rows
-    print("ratios seed/default, same runtime for both:")
+    print(f"ratios seed / {rows[0][0]}, same runtime for both (above 1: the served model is faster):")
     print(f"  TensorFlow graph: b=1 {st['tf', 1] / dt['tf', 1]:.1f}x, b=32 {st['tf', 32] / dt['tf', 32]:.1f}x")
     print(f"  LiteRT:           b=1 {st['lite', 1] / dt['lite', 1]:.1f}x, b=32 {st['lite', 32] / dt['lite', 32]:.1f}x")
     served = st["tf", 1] / dt["lite", 1]
-    print(f"served default (LiteRT) vs seed as the prototype ran it (Keras/TF), b=1: {served:.1f}x")
+    print(f"served model (LiteRT) vs seed as the prototype ran it (Keras/TF), b=1: {served:.1f}x")
     print(
         f"file size: .keras {ss['keras'] / ds['keras']:.1f}x, .tflite {ss['lite'] / ds['lite']:.1f}x; "
         f"parameters {sp / dp:.1f}x"

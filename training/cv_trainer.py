@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +32,10 @@ from training.trainer import (
     Log,
     TrainConfig,
     TrainResult,
-    cpu_description,
-    data_fingerprint,
+    data_facts,
     library_versions,
     prepare_data,
+    run_facts,
     staged_version_folder,
 )
 from training.transfer import HeadRecipe
@@ -181,13 +180,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             "seed": cfg.seed,
             "recipe": {**recipe.__dict__, "folds": FOLDS, "members": FOLDS},
             "pretrained": PROVENANCE,
-            "data": {
-                "root": str(cfg.data),
-                "fingerprint": data_fingerprint(data),
-                "counts": {s: d.counts() for s, d in data.items()},
-                "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
-                "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
-            },
+            "data": data_facts(cfg, data),
             "leakage": leakage,
             "metrics": metrics,
             "training": {
@@ -198,12 +191,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
                 ),
                 "combination": f"mean of the {FOLDS} fold heads' probabilities on one shared frozen trunk",
                 "folds": fold_rows,
-                "decode_seconds": round(decode_seconds, 1),
-                "fit_seconds": round(fit_seconds, 1),
-                "wall_seconds": round(time.monotonic() - started, 1),
-                "cpu_seconds": round(time.process_time() - cpu_started, 1),
-                "cpu_count": os.cpu_count(),
-                "cpu": cpu_description(),
+                **run_facts(started, cpu_started, decode_seconds=decode_seconds, fit_seconds=fit_seconds),
             },
             "libraries": library_versions(),
             "notes": "Decision support only, not a diagnosis.",

@@ -129,6 +129,33 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def data_facts(cfg: TrainConfig, data: dict[str, SplitData]) -> dict:
+    """The card's record of which data a version was trained and scored on."""
+    return {
+        "root": str(cfg.data),
+        "fingerprint": data_fingerprint(data),
+        "counts": {s: d.counts() for s, d in data.items()},
+        "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
+        "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
+    }
+
+
+def run_facts(started: float, cpu_started: float, *, decode_seconds: float, fit_seconds: float) -> dict:
+    """Timings and the machine, for the card's ``training`` block."""
+    return {
+        "decode_seconds": round(decode_seconds, 1),
+        "fit_seconds": round(fit_seconds, 1),
+        "wall_seconds": round(time.monotonic() - started, 1),
+        # CPU seconds of all threads: on a machine shared with other jobs, CPU time / cores is
+        # what the run would take alone.
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),
+        "cpu_count": os.cpu_count(),
+        # Floating-point results (and so the weights) depend on the kernels the CPU's vector
+        # extensions select: --seed reproduces a run bit for bit on the same CPU.
+        "cpu": cpu_description(),
+    }
+
+
 def prepare_data(cfg: TrainConfig, spec: dict, *, log: Log = print) -> tuple[dict[str, SplitData], dict]:
     """Decode (or read the cache) every split, report counts and skipped files, then check for
     leakage between splits before any fitting; raise LeakageError unless it is allowed."""
@@ -252,13 +279,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "labels": {"positive": "fractured", "negative": "not_fractured"},
             "seed": cfg.seed,
             "recipe": recipe,
-            "data": {
-                "root": str(cfg.data),
-                "fingerprint": data_fingerprint(data),
-                "counts": {s: d.counts() for s, d in data.items()},
-                "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
-                "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
-            },
+            "data": data_facts(cfg, data),
             "leakage": leakage,
             "metrics": metrics,
             "training": {
@@ -274,16 +295,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                     }
                     for m in members
                 ],
-                "decode_seconds": round(decode_seconds, 1),
-                "fit_seconds": round(fit_seconds, 1),
-                "wall_seconds": round(time.monotonic() - started, 1),
-                # CPU seconds of all threads: on a machine shared with other jobs, CPU time / cores
-                # is what the run would take alone.
-                "cpu_seconds": round(time.process_time() - cpu_started, 1),
-                "cpu_count": os.cpu_count(),
-                # Floating-point results (and so the weights) depend on the kernels the CPU's
-                # vector extensions select: --seed reproduces a run bit for bit on the same CPU.
-                "cpu": cpu_description(),
+                **run_facts(started, cpu_started, decode_seconds=decode_seconds, fit_seconds=fit_seconds),
             },
             "libraries": library_versions(),
             "notes": "Decision support only, not a diagnosis.",
@@ -380,6 +392,39 @@ def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarr
 def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | None:
     """Un-augmented training images for the batch-norm statistics of scored and kept weights."""
     return as_float(train.x[np.sort(_train_sample(train, [seed, 1], size))]) if size else None
+
+
+def fit_fixed_schedule(arch: str, recipe: dict, spec: dict, train, *, seed: int):
+    """One network of ``recipe`` trained on ``train`` (x, y, groups, rotated) for all its epochs.
+
+    Cross-validation cannot pick an epoch on the fold it scores, so the network keeps the weight
+    average (EMA) of its last epoch, or its last weights when the recipe has no EMA.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.callbacks import WeightEMA
+    from training.networks import build
+    from training.pipeline import make_augmenter, sample_weights, train_dataset
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    weights = sample_weights(
+        train.y, train.groups, group_power=recipe["group_weight_power"], class_balanced=recipe["class_balanced"],
+        kinds=train.rotated if recipe["kind_balanced"] else None,
+    )  # fmt: skip
+    ds = train_dataset(
+        train.x, train.y, weights, batch_size=recipe["batch_size"], seed=seed,
+        augment=make_augmenter(seed, **recipe["augment"]), label_smoothing=recipe["label_smoothing"],
+    )  # fmt: skip
+    model = build(arch, spec, **_network_kwargs(recipe))
+    steps = int(np.ceil(len(train.x) / recipe["batch_size"]))
+    model.compile(optimizer=make_optimizer(recipe, steps, recipe["epochs"]), loss="binary_crossentropy")
+    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
+    model.fit(ds, epochs=recipe["epochs"], callbacks=[ema] if ema else [], verbose=0)
+    if ema is not None:
+        model.set_weights(ema.average)
+    return model
 
 
 def make_optimizer(recipe: dict, steps: int, epochs: int):
