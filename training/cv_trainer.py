@@ -90,7 +90,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
         t = time.monotonic()
         head = fit_head(
             feats[train.rows], train.y, weights, recipe, seed=cfg.seed + k, name=f"head_{k + 1}",
-            on_batch=_epoch_reporter(bar, steps, log=bar.write, fold=k),
+            on_batch=_epoch_reporter(bar, steps, log=bar.write, label=f"fold {k + 1}"),
         )  # fmt: skip
         bar.close()
         oof_views[held.rows] = head_view_probabilities(head, feats[held.rows])
@@ -103,6 +103,10 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             "seconds": round(time.monotonic() - t, 1),
         })  # fmt: skip
         log(f"fold {k + 1}/{FOLDS}: held-out AUROC image {fold['auroc']:.3f} group {fold['group_auroc']:.3f}")
+    small_models = []
+    if recipe.combine_small:
+        small_views, small_models = _small_folds(cfg, pool, folds, log=log)
+        oof_views = (oof_views + small_views) / 2
     fit_seconds = time.monotonic() - fit_started
 
     # Calibration and operating points from the out-of-fold scores of every train + val group.
@@ -123,7 +127,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
         "applied": "inference.Predictor, after the mean over test-time views; thresholds are on this scale",
     }
 
-    serving = build_serving(recipe, heads)
+    serving = build_serving(recipe, heads, small_models)
     tta = list(VIEWS) if recipe.test_time_views else []
     p_test = None
     if len(test.files):
@@ -201,8 +205,10 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
     return TrainResult(root / version, card)
 
 
-def build_serving(recipe: HeadRecipe, heads: list):
-    """One network: the frozen trunk with ImageNet weights, the fold heads, the mean of their outputs."""
+def build_serving(recipe: HeadRecipe, heads: list, small_models: list = ()):
+    """One network: the frozen trunk with ImageNet weights, the fold heads, the mean of their
+    outputs; with ``small_models``, the mean of that and of the small networks' mean (fed the
+    same letterboxed image resized to their input)."""
     import keras
 
     from training.efficientnet import build_trunk, load_imagenet_weights
@@ -218,8 +224,61 @@ def build_serving(recipe: HeadRecipe, heads: list):
         copy = build_pretrained_head(recipe, tuple(features.shape[1:]), name=head.name)
         copy.set_weights(head.get_weights())
         outputs.append(copy(features))
-    output = keras.layers.Average(name="fractured")(outputs) if len(outputs) > 1 else outputs[0]
+    output = keras.layers.Average(name="pretrained")(outputs) if len(outputs) > 1 else outputs[0]
+    if small_models:
+        from training.networks import build, input_spec
+
+        spec = input_spec("default")
+        resized = keras.layers.Resizing(spec["size"], spec["size"], interpolation="bilinear", name="to_small")(inputs)
+        small = []
+        for model in small_models:
+            copy = build("default", spec, name=model.name, **_small_kwargs())
+            copy.set_weights(model.get_weights())
+            small.append(copy(resized))
+        output = keras.layers.Average(name="combination")([output, keras.layers.Average(name="small")(small)])
+    output = keras.layers.Activation("linear", name="fractured")(output)
     return keras.Model(inputs, output, name="pretrained_ensemble")
+
+
+def _small_kwargs() -> dict:
+    from training.recipes import RECIPES
+
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in RECIPES["default"]["network"].items()}
+
+
+def _small_folds(cfg: TrainConfig, pool, folds: np.ndarray, *, log: Log):
+    """The small network of the default recipe per fold (fixed schedule), scored out of fold in
+    every orientation; returns the ``(N, 8)`` scores and the five networks."""
+    from training.cache import ImageCache
+    from training.dataset import load_splits
+    from training.imaging import view
+    from training.inference import batched_probabilities
+    from training.networks import input_spec
+    from training.recipes import RECIPES
+    from training.trainer import fit_fixed_schedule
+    from training.transfer import batch_hook
+
+    recipe, spec = RECIPES["default"], input_spec("default")
+    small_pool = pooled(load_splits(Path(cfg.data), ("train", "val"), spec, ImageCache(cfg.cache_dir)))
+    if [f.sha256 for f in small_pool.files] != [f.sha256 for f in pool.files]:
+        raise ValueError("the dataset changed while training (files differ between the two decodes)")
+    out, models = np.zeros((len(pool.files), len(DIHEDRAL))), []
+    for k in range(FOLDS):
+        train, held = subset(small_pool, np.flatnonzero(folds != k)), subset(small_pool, np.flatnonzero(folds == k))
+        steps = int(np.ceil(len(train.rows) / recipe["batch_size"]))
+        label = f"small network, fold {k + 1}/{FOLDS}"
+        bar = _bar(steps * recipe["epochs"], label, cfg.progress_file, unit="batch")
+        hook = batch_hook(_epoch_reporter(bar, steps, log=bar.write, label=label))
+        model = fit_fixed_schedule(
+            "default", recipe, spec, train, seed=cfg.seed + k, callbacks=[hook], name=f"small_{k + 1}"
+        )
+        bar.close()
+        x = as_float(held.x)
+        views = [batched_probabilities(model, np.ascontiguousarray(view(x, v)), []) for v in DIHEDRAL]
+        out[held.rows] = np.stack(views, axis=1)
+        models.append(model)
+        log(f"small network, fold {k + 1}/{FOLDS} done")
+    return out, models
 
 
 def _combine_views(per_view: np.ndarray, recipe: HeadRecipe) -> np.ndarray:
@@ -242,15 +301,18 @@ def _advance(bar, done: int) -> None:
     bar.update(done - bar.n)
 
 
-def _epoch_reporter(bar, steps_per_epoch: int, *, log: Log, fold: int):
-    started = time.monotonic()
+def _epoch_reporter(bar, steps_per_epoch: int, *, log: Log, label: str):
+    """A per-batch hook: advances the bar and writes one line per epoch (batches are counted here,
+    since Keras restarts its batch index every epoch)."""
+    started, seen = time.monotonic(), [0]
 
-    def on_batch(batch: int, logs: dict | None) -> None:
+    def on_batch(_batch: int, logs: dict | None) -> None:
+        seen[0] += 1
         bar.update(1)
-        if (batch + 1) % steps_per_epoch == 0:
+        if seen[0] % steps_per_epoch == 0:
             loss = (logs or {}).get("loss", float("nan"))
-            epoch = (batch + 1) // steps_per_epoch
-            log(f"fold {fold + 1} epoch {epoch}: loss {loss:.4f} ({time.monotonic() - started:.0f}s)")
-            bar.set_postfix(epoch=(batch + 1) // steps_per_epoch, loss=f"{loss:.3f}")
+            epoch = seen[0] // steps_per_epoch
+            log(f"{label} epoch {epoch}: loss {loss:.4f} ({time.monotonic() - started:.0f}s)")
+            bar.set_postfix(epoch=epoch, loss=f"{loss:.3f}")
 
     return on_batch

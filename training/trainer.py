@@ -394,7 +394,9 @@ def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | 
     return as_float(train.x[np.sort(_train_sample(train, [seed, 1], size))]) if size else None
 
 
-def fit_fixed_schedule(arch: str, recipe: dict, spec: dict, train, *, seed: int):
+def fit_fixed_schedule(
+    arch: str, recipe: dict, spec: dict, train, *, seed: int, callbacks: list = (), name: str | None = None
+):
     """One network of ``recipe`` trained on ``train`` (x, y, groups, rotated) for all its epochs.
 
     Cross-validation cannot pick an epoch on the fold it scores, so the network keeps the weight
@@ -417,11 +419,11 @@ def fit_fixed_schedule(arch: str, recipe: dict, spec: dict, train, *, seed: int)
         train.x, train.y, weights, batch_size=recipe["batch_size"], seed=seed,
         augment=make_augmenter(seed, **recipe["augment"]), label_smoothing=recipe["label_smoothing"],
     )  # fmt: skip
-    model = build(arch, spec, **_network_kwargs(recipe))
+    model = build(arch, spec, name=name or arch, **_network_kwargs(recipe))
     steps = int(np.ceil(len(train.x) / recipe["batch_size"]))
     model.compile(optimizer=make_optimizer(recipe, steps, recipe["epochs"]), loss="binary_crossentropy")
     ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
-    model.fit(ds, epochs=recipe["epochs"], callbacks=[ema] if ema else [], verbose=0)
+    model.fit(ds, epochs=recipe["epochs"], callbacks=([ema] if ema else []) + list(callbacks), verbose=0)
     if ema is not None:
         model.set_weights(ema.average)
     return model

@@ -26,6 +26,7 @@ class HeadRecipe:
     label_smoothing: float = 0.05
     group_weight_power: float = 0.5
     test_time_views: bool = False  # serve the mean over the eight orientations
+    combine_small: bool = False  # average with the small network of the default recipe, per fold
 
 
 def build_pretrained_head(recipe: HeadRecipe, feature_shape: tuple[int, int, int], *, name: str = "head"):
@@ -85,7 +86,7 @@ def fit_head(
         tf.TensorSpec((None,), tf.float32),
     )
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
-    callbacks = [_BatchHook(on_batch)] if on_batch else []
+    callbacks = [batch_hook(on_batch)] if on_batch else []
     head.fit(ds, epochs=1, steps_per_epoch=total, verbose=0, callbacks=callbacks)
     return head
 
@@ -104,12 +105,12 @@ def head_view_probabilities(head, features: np.ndarray) -> np.ndarray:
     return out
 
 
-class _BatchHook:
-    def __new__(cls, fn):
-        import keras
+def batch_hook(fn):
+    """A Keras callback that calls ``fn(batch, logs)`` after every training batch."""
+    import keras
 
-        class Hook(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                fn(batch, logs)
+    class Hook(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            fn(batch, logs)
 
-        return Hook()
+    return Hook()
