@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
 
@@ -140,3 +142,17 @@ def test_pages_carry_a_strict_content_security_policy(clinician_client):
     policy = clinician_client.get(reverse("diagnosis:worklist"))["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_date_inputs_render_iso_whatever_the_locale(clinician_client, team):
+    """A date input shows nothing for 09/12/1946 (en-gb's format): the value must be ISO."""
+    patient = PatientFactory(team=team, date_of_birth=datetime.date(1946, 12, 9))
+    html = clinician_client.get(reverse("diagnosis:patient-edit", args=[patient.pk])).content.decode()
+    assert 'type="date"' in html and 'value="1946-12-09"' in html
+    response = clinician_client.post(
+        reverse("diagnosis:patient-edit", args=[patient.pk]),
+        {"mrn": patient.mrn, "name": patient.name, "date_of_birth": "1946-12-09", "sex": patient.sex},
+    )
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.date_of_birth == datetime.date(1946, 12, 9)
