@@ -51,7 +51,8 @@ class PatientForm(TeamChoiceMixin, forms.Form):
 
 
 class CaseForm(TeamChoiceMixin, forms.Form):
-    body_region = forms.ChoiceField(choices=BodyRegion.choices)
+    # A blank first choice: a pre-selected "Wrist" would be saved by anyone who did not look.
+    body_region = forms.ChoiceField(choices=[("", "Choose the body region"), *BodyRegion.choices])
     clinical_question = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=CLINICAL_QUESTION_MAX_LENGTH
     )

@@ -156,3 +156,30 @@ def test_date_inputs_render_iso_whatever_the_locale(clinician_client, team):
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.date_of_birth == datetime.date(1946, 12, 9)
+
+
+def test_logging_out_says_so_on_the_login_page(clinician_client):
+    response = clinician_client.post(reverse("logout"), follow=True)
+    assert response.request["PATH_INFO"] == reverse("login")
+    assert "You have been logged out." in response.content.decode()
+    again = clinician_client.get(reverse("login")).content.decode()
+    assert "You have been logged out." not in again
+
+
+def test_case_form_starts_with_no_body_region_and_no_bare_team_label(clinician_client, team):
+    patient = PatientFactory(team=team)
+    html = clinician_client.get(reverse("diagnosis:case-create", args=[patient.pk])).content.decode()
+    region = html[html.index('<select name="body_region"') :]
+    region = region[: region.index("</select>")]
+    assert '<option value="" selected>' in region, "the first, selected choice must be blank"
+    assert "Care team" not in html, "a one-team user gets no team control, so no label either"
+    assert f'type="hidden" name="team" value="{team.pk}"' in html
+    response = clinician_client.post(reverse("diagnosis:case-create", args=[patient.pk]), {"team": team.pk})
+    assert response.status_code == 400 and not Case.objects.exists()
+
+
+def test_case_form_offers_the_team_choice_to_members_of_several(clinician_client, clinician, team):
+    clinician.groups.add(TeamFactory(name="Fracture clinic"))
+    patient = PatientFactory(team=team)
+    html = clinician_client.get(reverse("diagnosis:case-create", args=[patient.pk])).content.decode()
+    assert '<label for="id_team">Care team</label>' in html and "Fracture clinic" in html
