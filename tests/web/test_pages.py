@@ -183,3 +183,12 @@ def test_case_form_offers_the_team_choice_to_members_of_several(clinician_client
     patient = PatientFactory(team=team)
     html = clinician_client.get(reverse("diagnosis:case-create", args=[patient.pk])).content.decode()
     assert '<label for="id_team">Care team</label>' in html and "Fracture clinic" in html
+
+
+def test_worklist_shows_a_case_by_its_most_suspicious_image(clinician_client, team):
+    case = CaseFactory(team=team, patient__team=team)
+    PredictionFactory(radiograph__case=case, fractured=True, probability=0.41, threshold=0.3)
+    PredictionFactory(radiograph__case=case, not_fractured=True, probability=0.13, threshold=0.3)
+    html = clinician_client.get(reverse("diagnosis:worklist")).content.decode()
+    assert "41%" in html and "13%" not in html
+    assert "1 of 2 images suspected" in html
