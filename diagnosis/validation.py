@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.utils import timezone
 
 from diagnosis.models import ImageFormat
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
@@ -25,6 +26,20 @@ _CHUNK = 64 * 1024
 
 class UploadRejected(ValidationError):
     """The uploaded file is not an acceptable radiograph; the message says why."""
+
+
+class DuplicateRadiograph(UploadRejected):
+    """The same bytes (SHA-256) are already in this case; ``existing`` is that radiograph."""
+
+    def __init__(self, existing: object) -> None:
+        uploaded = getattr(existing, "uploaded_at", None)
+        when = f" on {timezone.localtime(uploaded):%d %b %Y %H:%M}" if uploaded else ""
+        name = getattr(existing, "original_filename", "") or "an earlier upload"
+        super().__init__(
+            f"This image is already in this case (uploaded{when} as \u201c{name}\u201d); it was not added again.",
+            code="duplicate",
+        )
+        self.existing = existing
 
 
 @dataclass(frozen=True)

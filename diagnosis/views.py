@@ -179,6 +179,8 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
         name = sanitise_filename(file.name)  # the page shows it; the client chose it
         try:
             services.radiograph_upload(case=case, file=file, user=request.user)
+        except services.DuplicateRadiograph as duplicate:
+            messages.warning(request, f"{name}: {duplicate.messages[0]}")
         except ValidationError as error:
             messages.error(request, f"{name}: {' '.join(error.messages)}")
         else:

@@ -192,3 +192,19 @@ def test_worklist_shows_a_case_by_its_most_suspicious_image(clinician_client, te
     html = clinician_client.get(reverse("diagnosis:worklist")).content.decode()
     assert "41%" in html and "13%" not in html
     assert "1 of 2 images suspected" in html
+
+
+def test_form_upload_of_a_file_already_in_the_case_says_so(
+    clinician_client, team, sent_tasks, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = CaseFactory(team=team, patient__team=team)
+    url = reverse("diagnosis:case-upload", args=[case.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        clinician_client.post(url, {"image": SimpleUploadedFile("hand.png", image_bytes("PNG"))})
+    html = clinician_client.post(
+        url, {"image": SimpleUploadedFile("hand again.png", image_bytes("PNG"))}, follow=True
+    ).content.decode()
+    assert "hand again.png: This image is already in this case" in html and "not added again" in html
+    assert Radiograph.objects.filter(case=case).count() == 1 and len(sent_tasks) == 1
