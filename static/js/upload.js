@@ -85,9 +85,11 @@
     });
   }
 
-  function cell(row, content) {
+  // ``label`` is what a narrow screen shows before the value (site.css, .stack).
+  function cell(row, content, label) {
     var td = document.createElement("td");
     if (content !== undefined) td.append(content);
+    if (label) td.setAttribute("data-label", label);
     row.append(td);
     return td;
   }
@@ -113,11 +115,14 @@
     var meta = document.createElement("small");
     meta.className = "muted";
     meta.textContent = radiograph.width + "×" + radiograph.height + " " + radiograph.format;
-    var fileCell = cell(row, name);
+    var fileCell = cell(row, name, "File");
+    fileCell.className = "lead";
     fileCell.append(document.createElement("br"), meta);
-    cell(row, when(radiograph.uploaded_at));
-    cell(row, badge);
-    var threshold = cell(row), model = cell(row), finished = cell(row);
+    cell(row, when(radiograph.uploaded_at), "Uploaded");
+    cell(row, badge, "AI opinion").className = "ai";
+    badge.setAttribute("data-name", radiograph.original_filename);
+    var threshold = cell(row, undefined, "Threshold"), model = cell(row, undefined, "Model");
+    var finished = cell(row, undefined, "Finished");
     badge.addEventListener("prediction:update", function (e) {
       var p = e.detail;
       if (p.status !== "succeeded") return;

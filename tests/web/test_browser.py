@@ -50,6 +50,8 @@ def test_upload_and_see_the_result_appear_without_reloading(browser_page, live_s
     text = result.inner_text()
     assert ("Suspected fracture" in text or "No fracture seen" in text) and "%" in text
     assert page.locator("text=Decision support only: not a diagnosis.").count() == 1
+    announced = page.inner_text("#live-announcer")  # role=status: screen readers hear the result arrive
+    assert announced.startswith("left wrist.png: AI opinion ready: ") and "%" in announced
     row = page.locator("#radiographs tbody tr").first
     assert "tiny-test" in row.inner_text() and "left wrist.png" in row.inner_text()
     assert Prediction.objects.get().status == Prediction.Status.SUCCEEDED
