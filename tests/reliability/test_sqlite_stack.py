@@ -74,7 +74,6 @@ def sqlite_stack(tmp_path, tiny_model_root):
         "PORT": str(port),
         "FRACTURE_DATA_DIR": str(tmp_path / "var"),
         "DEMO_PASSWORD": PASSWORD,
-        "DICOM_PORT": "",
         "FRACTURE_MODELS_DIR": str(tiny_model_root),
         "FRACTURE_MODEL": "tiny-test",
     }
