@@ -55,8 +55,10 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     return {
         "card": card,
         "splits": splits,
-        "thresholds": sorted((card.get("thresholds") or {}).items()),
-        "default_threshold": card.get("default_threshold", ""),
+        "thresholds": [
+            {"name": name.replace("_", " "), "value": value, "default": name == card.get("default_threshold")}
+            for name, value in sorted((card.get("thresholds") or {}).items())
+        ],
         "input": card.get("input") or {},
         "data_counts": sorted(((card.get("data") or {}).get("counts") or {}).items()),
         "training": {
