@@ -17,7 +17,7 @@ from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.utils import timezone
 
-from diagnosis.models import ImageFormat
+from diagnosis.models import ImageFormat, Radiograph
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
 ACCEPTED_FORMATS = tuple(ImageFormat.values)
@@ -31,10 +31,9 @@ class UploadRejected(ValidationError):
 class DuplicateRadiograph(UploadRejected):
     """The same bytes (SHA-256) are already in this case; ``existing`` is that radiograph."""
 
-    def __init__(self, existing: object) -> None:
-        uploaded = getattr(existing, "uploaded_at", None)
-        when = f" on {timezone.localtime(uploaded):%d %b %Y %H:%M}" if uploaded else ""
-        name = getattr(existing, "original_filename", "") or "an earlier upload"
+    def __init__(self, existing: Radiograph) -> None:
+        when = f" on {timezone.localtime(existing.uploaded_at):%d %b %Y %H:%M}" if existing.uploaded_at else ""
+        name = existing.original_filename or "an earlier upload"
         super().__init__(
             f"This image is already in this case (uploaded{when} as \u201c{name}\u201d); it was not added again.",
             code="duplicate",
