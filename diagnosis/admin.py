@@ -14,7 +14,23 @@ from django.utils.html import format_html
 from diagnosis import selectors, services
 from diagnosis.audit import CSV_COLUMNS, audit_admin_entries, audit_export_csv
 from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
-from diagnosis.templatetags.diagnosis_tags import percent
+
+
+def percent_1dp(value: float | None) -> str:
+    """A probability or threshold for auditors: a percentage with one decimal (0.41234 -> 41.2%)."""
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+class _Percentages:
+    """Probability and threshold shown as percentages, in lists and on the read-only pages."""
+
+    @admin.display(description="Probability", ordering="probability")
+    def probability_percent(self, obj: Prediction) -> str:
+        return percent_1dp(obj.probability)
+
+    @admin.display(description="Threshold", ordering="threshold")
+    def threshold_percent(self, obj: Prediction) -> str:
+        return percent_1dp(obj.threshold)
 
 
 def _thumbnail(radiograph: Radiograph) -> str:
@@ -104,10 +120,13 @@ class CaseAdmin(_ScopedChoices, _AdminMedia, admin.ModelAdmin):
         return False
 
 
-class PredictionInline(_ReadOnly, admin.TabularInline):
+class PredictionInline(_Percentages, _ReadOnly, admin.TabularInline):
     model = Prediction
     extra = 0
-    fields = ("status", "label", "probability", "threshold", "model_version", "error", "created_at", "finished_at")
+    fields = (
+        "status", "label", "probability_percent", "threshold_percent", "model_version", "error", "created_at",
+        "finished_at",
+    )  # fmt: skip
     readonly_fields = fields
 
 
@@ -141,11 +160,16 @@ class RadiographAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
+class PredictionAdmin(_Percentages, _AdminMedia, _ReadOnly, admin.ModelAdmin):
     list_display = (
-        "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold", "model_version",
-        "created_at", "finished_at",
+        "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent",
+        "model_version", "created_at", "finished_at",
     )  # fmt: skip
+    fields = (
+        "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent", "model_version",
+        "inference_ms", "error", "attempts", "created_at", "enqueued_at", "started_at", "finished_at",
+    )  # fmt: skip
+    readonly_fields = fields
     list_filter = (
         "status",
         "label",
@@ -162,10 +186,6 @@ class PredictionAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, obj: Prediction) -> str:
         return _thumbnail(obj.radiograph)
-
-    @admin.display(description="Probability", ordering="probability")
-    def probability_percent(self, obj: Prediction) -> str:
-        return percent(obj.probability) or "-"
 
 
 @admin.register(AuditEvent)

@@ -11,6 +11,19 @@ from diagnosis.models import BodyRegion, Case, Sex
 CLINICAL_QUESTION_MAX_LENGTH = 5000
 
 
+class IsoDateInput(forms.DateInput):
+    """``<input type="date">``: browsers accept only ISO values (YYYY-MM-DD), whatever the locale.
+
+    Django's DateInput renders the locale's first input format (en-gb: 09/12/1946), which a date
+    input rejects as empty, so an unchanged edit would lose the stored date.
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
 class TeamChoiceMixin:
     """A team field limited to the user's teams, hidden when there is only one to choose."""
 
@@ -25,7 +38,7 @@ class TeamChoiceMixin:
 class PatientForm(TeamChoiceMixin, forms.Form):
     mrn = forms.CharField(label="MRN", max_length=64, help_text="Medical record number, unique per patient.")
     name = forms.CharField(max_length=200)
-    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = forms.DateField(widget=IsoDateInput())
     sex = forms.ChoiceField(choices=Sex.choices, initial=Sex.UNKNOWN)
     team = forms.ModelChoiceField(queryset=Group.objects.none(), label="Care team")
 
@@ -38,7 +51,8 @@ class PatientForm(TeamChoiceMixin, forms.Form):
 
 
 class CaseForm(TeamChoiceMixin, forms.Form):
-    body_region = forms.ChoiceField(choices=BodyRegion.choices)
+    # A blank first choice: a pre-selected "Wrist" would be saved by anyone who did not look.
+    body_region = forms.ChoiceField(choices=[("", "Choose the body region"), *BodyRegion.choices])
     clinical_question = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=CLINICAL_QUESTION_MAX_LENGTH
     )

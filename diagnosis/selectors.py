@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import BigIntegerField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -101,21 +101,33 @@ def _latest_prediction_of_case() -> QuerySet[Prediction]:
     return Prediction.objects.filter(radiograph__case=OuterRef("pk")).order_by(*_NEWEST)
 
 
-def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """Annotate the newest prediction of the case and whether any current one suspects a fracture.
+def _current_predictions_of_case() -> QuerySet[Prediction]:
+    """Each radiograph's current (newest) prediction, for the case in the outer query."""
+    newest = Prediction.objects.filter(radiograph=OuterRef("radiograph")).order_by(*_NEWEST).values("pk")[:1]
+    return Prediction.objects.filter(radiograph__case=OuterRef("pk"), pk=Subquery(newest))
 
-    ``fracture_suspected`` looks at each radiograph's *current* (newest) prediction only, so a
-    re-run that no longer suspects a fracture clears the flag.
+
+def _count_per_case(predictions: QuerySet[Prediction]) -> Coalesce:
+    per_case = predictions.order_by().values("radiograph__case").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(per_case), 0)
+
+
+def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Annotate what the worklist shows of each case (see ``worklist``).
+
+    Only each radiograph's *current* (newest) prediction counts, so a re-run that no longer
+    suspects a fracture clears the flag.
     """
-    current = Prediction.objects.filter(radiograph=OuterRef("pk")).order_by(*_NEWEST)
-    suspected_radiographs = (
-        Radiograph.objects.filter(case=OuterRef("pk"))
-        .annotate(
-            current_status=Subquery(current.values("status")[:1]), current_label=Subquery(current.values("label")[:1])
-        )
-        .filter(current_status=Prediction.Status.SUCCEEDED, current_label=Prediction.Label.FRACTURED)
-    )
+    current = _current_predictions_of_case()
+    succeeded = current.filter(status=Prediction.Status.SUCCEEDED)
+    suspected = succeeded.filter(label=Prediction.Label.FRACTURED)
+    # The most suspicious finished result; before any has finished, the newest run (pending or failed).
+    top = succeeded.order_by("-probability", *_NEWEST)
     latest = _latest_prediction_of_case()
+
+    def top_else_latest(field: str) -> Coalesce:
+        return Coalesce(Subquery(top.values(field)[:1]), Subquery(latest.values(field)[:1]))
+
     newest_radiograph = Radiograph.objects.filter(case=OuterRef("pk")).order_by("-uploaded_at", "-id")
     return cases.annotate(
         radiograph_count=Count("radiographs", distinct=True),
@@ -124,7 +136,18 @@ def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
         latest_prediction_status=Subquery(latest.values("status")[:1]),
         latest_prediction_label=Subquery(latest.values("label")[:1]),
         latest_prediction_probability=Subquery(latest.values("probability")[:1]),
-        fracture_suspected=Exists(suspected_radiographs),
+        shown_prediction_id=top_else_latest("id"),
+        shown_prediction_status=top_else_latest("status"),
+        shown_prediction_label=top_else_latest("label"),
+        shown_prediction_probability=top_else_latest("probability"),
+        shown_radiograph_id=Coalesce(
+            top_else_latest("radiograph_id"),
+            Subquery(newest_radiograph.values("id")[:1]),
+            output_field=BigIntegerField(),
+        ),
+        suspected_count=_count_per_case(suspected),
+        pending_count=_count_per_case(current.filter(status__in=(Prediction.Status.QUEUED, Prediction.Status.RUNNING))),
+        fracture_suspected=Exists(suspected),
     )
 
 
@@ -165,10 +188,13 @@ def worklist(*, user: User) -> QuerySet[Case]:
     """The triage worklist: recent cases of the user's teams, newest first.
 
     Each case carries ``radiograph_count``, ``latest_radiograph_id``,
-    ``latest_prediction_{id,status,label,probability}``
-    and ``fracture_suspected`` (True when any radiograph's current prediction says
-    "fractured"), so the page can highlight suspected fractures without extra queries. Only the
-    worklist pays for these subqueries; other case lists do not need them.
+    ``latest_prediction_{id,status,label,probability}`` (the newest run of any image),
+    ``shown_prediction_{id,status,label,probability}`` and ``shown_radiograph_id`` (the most
+    suspicious finished result: highest probability among the images' current predictions;
+    before any has finished, the newest run), ``suspected_count`` and ``pending_count`` (images
+    whose current prediction suspects a fracture / is still queued or running) and
+    ``fracture_suspected`` (``suspected_count > 0``), so the page can rank and highlight
+    without extra queries. Only the worklist pays for these subqueries.
     """
     return _with_triage(case_list(user=user))
 

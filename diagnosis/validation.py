@@ -15,8 +15,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.utils import timezone
 
-from diagnosis.models import ImageFormat
+from diagnosis.models import ImageFormat, Radiograph
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
 ACCEPTED_FORMATS = tuple(ImageFormat.values)
@@ -25,6 +26,19 @@ _CHUNK = 64 * 1024
 
 class UploadRejected(ValidationError):
     """The uploaded file is not an acceptable radiograph; the message says why."""
+
+
+class DuplicateRadiograph(UploadRejected):
+    """The same bytes (SHA-256) are already in this case; ``existing`` is that radiograph."""
+
+    def __init__(self, existing: Radiograph) -> None:
+        when = f" on {timezone.localtime(existing.uploaded_at):%d %b %Y %H:%M}" if existing.uploaded_at else ""
+        name = existing.original_filename or "an earlier upload"
+        super().__init__(
+            f"This image is already in this case (uploaded{when} as \u201c{name}\u201d); it was not added again.",
+            code="duplicate",
+        )
+        self.existing = existing
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LogoutView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
@@ -48,6 +49,17 @@ def _submitted(request: HttpRequest, form: Form, service: Callable[[dict], T]) -
 def _form_page(request: HttpRequest, form: Form, *, title: str, cancel_url: str, **extra: object) -> HttpResponse:
     context = {"form": form, "title": title, "cancel_url": cancel_url, **extra}
     return render(request, "diagnosis/form.html", context, status=400 if form.is_bound else 200)
+
+
+class LogoutWithMessage(LogoutView):
+    """Log out, then say so on the login page: a bare login form leaves people unsure it worked."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.info(request, "You have been logged out.")
+        return response
 
 
 @login_required
@@ -167,6 +179,8 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
         name = sanitise_filename(file.name)  # the page shows it; the client chose it
         try:
             services.radiograph_upload(case=case, file=file, user=request.user)
+        except services.DuplicateRadiograph as duplicate:
+            messages.warning(request, f"{name}: {duplicate.messages[0]}")
         except ValidationError as error:
             messages.error(request, f"{name}: {' '.join(error.messages)}")
         else:

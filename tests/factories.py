@@ -14,10 +14,17 @@ from PIL import Image
 from diagnosis.models import BodyRegion, Case, Patient, Prediction, Radiograph, Sex
 
 
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
-    """A small, valid grey image: a bright bar on black, like a bone on film."""
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), variant: int = 0) -> bytes:
+    """A small, valid grey image: a bright bar on black, like a bone on film.
+
+    Different ``variant`` numbers give different bytes (one pixel differs): a case refuses a
+    second copy of the same file, so tests that upload several images to one case need them.
+    """
     image = Image.new("L", size, 0)
     image.paste(200, (size[0] // 3, 0, 2 * size[0] // 3, size[1]))
+    if variant:
+        image.putpixel((0, 0), variant % 256)
+        image.putpixel((1, 0), variant // 256 % 256)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()

@@ -62,3 +62,19 @@ def test_env_helpers_accept_the_usual_spellings(monkeypatch):
     monkeypatch.setenv("FRACTURE_N", "-3")
     with pytest.raises(ImproperlyConfigured, match="must be at least 1"):
         env_int("FRACTURE_N", default=5, minimum=1)
+
+
+def test_default_sqlite_uses_wal_immediate_transactions_and_a_busy_timeout(tmp_path):
+    probe = (
+        "from django.db import connection; connection.ensure_connection();"
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
+        "o = connection.settings_dict['OPTIONS']; print(o['transaction_mode'], o['timeout'])"
+    )
+    result = _manage(
+        "shell", "--no-imports", "-c", probe,
+        DJANGO_SETTINGS_MODULE="fracture_site.settings.local",
+        FRACTURE_DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",  # as when unset, but never the caller's PostgreSQL
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "IMMEDIATE", "20"]

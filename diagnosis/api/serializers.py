@@ -153,3 +153,9 @@ class RadiographOutput(serializers.ModelSerializer):
 
 class RadiographUploadInput(serializers.Serializer):
     image = serializers.FileField(help_text="A JPEG or PNG radiograph; the content decides, not the extension.")
+
+
+class DuplicateUploadOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(choices=["duplicate"])
+    radiograph = RadiographOutput(help_text="The radiograph already stored in this case with the same SHA-256.")

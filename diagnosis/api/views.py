@@ -188,7 +188,12 @@ class RadiographUploadView(APIView):
         tags=["cases"],
         operation_id="cases_radiographs_create",
         request={"multipart/form-data": s.RadiographUploadInput},
-        responses={202: s.RadiographOutput},
+        responses={202: s.RadiographOutput, 409: s.DuplicateUploadOutput},
+        description=(
+            "Answers 202 with the new radiograph and its queued prediction. The same file (same SHA-256) "
+            "already in this case answers 409 with the existing radiograph under `radiograph`; nothing new "
+            "is stored and the model does not run again."
+        ),
     )
     def post(self, request: Request, pk: int) -> Response:
         case = selectors.case_get(user=request.user, pk=pk)
@@ -198,6 +203,13 @@ class RadiographUploadView(APIView):
         data = _validated(s.RadiographUploadInput, request)
         try:
             radiograph = services.radiograph_upload(case=case, file=data["image"], user=request.user)
+        except services.DuplicateRadiograph as exc:
+            body = {
+                "detail": exc.messages[0],
+                "code": "duplicate",
+                "radiograph": s.RadiographOutput(exc.existing, context={"request": request}).data,
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
         except services.UploadRejected as exc:
             raise ValidationError({"image": exc.messages}) from exc
         return Response(

@@ -17,9 +17,10 @@ from diagnosis.services.predictions import (
 )
 from diagnosis.services.radiographs import radiograph_upload
 from diagnosis.services.records import case_create, case_update, patient_create, patient_update
-from diagnosis.validation import UploadRejected
+from diagnosis.validation import DuplicateRadiograph, UploadRejected
 
 __all__ = [
+    "DuplicateRadiograph",
     "SweepResult",
     "UploadRejected",
     "case_create",

@@ -68,6 +68,18 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves several gunicorn threads and a worker at once. WAL lets readers
+    # go on while one writer writes; IMMEDIATE takes the write lock at BEGIN, so a transaction
+    # waits up to ``timeout`` seconds for it instead of failing with "database is locked" when
+    # a read lock cannot be upgraded; synchronous=NORMAL is safe with WAL and far cheaper.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

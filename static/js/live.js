@@ -27,6 +27,17 @@
     badge.dispatchEvent(new CustomEvent("prediction:update", { bubbles: true, detail: data }));
   }
 
+  // A result that arrives while the page is open is read out by screen readers (base.html).
+  function announce(badge, data) {
+    var region = document.getElementById("live-announcer");
+    if (!region) return;
+    var name = badge.getAttribute("data-name");
+    var text = data.status === "succeeded"
+      ? (data.label === "fractured" ? "Suspected fracture, " : "No fracture seen, ") + percent(data.probability)
+      : TEXT[data.status] || data.status;
+    region.textContent = (name ? name + ": " : "") + "AI opinion ready: " + text + ".";
+  }
+
   function poll(badge) {
     var url = badge.getAttribute("data-poll");
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -37,6 +48,7 @@
           setTimeout(function () { poll(badge); }, INTERVAL_MS);
         } else {
           badge.removeAttribute("data-poll");
+          announce(badge, data);
         }
       })
       .catch(function () { setTimeout(function () { poll(badge); }, INTERVAL_MS * 5); });

@@ -164,3 +164,19 @@ def test_schema_builds_without_warnings_and_docs_are_served(client):
     assert schema.status_code == 200 and b"/api/v1/auth/token/" in schema.content
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content and b"cdn" not in docs.content.lower()
+
+
+def test_same_file_twice_is_409_with_the_existing_radiograph(api_client, team):
+    case = CaseFactory(team=team)
+    content = image_bytes()
+    url = f"/api/v1/cases/{case.pk}/radiographs/"
+    first = api_client.post(url, {"image": SimpleUploadedFile("a.png", content)}, format="multipart")
+    assert first.status_code == 202
+    again = api_client.post(url, {"image": SimpleUploadedFile("b.png", content)}, format="multipart")
+    assert again.status_code == 409, again.json()
+    body = again.json()
+    assert body["code"] == "duplicate" and "already in this case" in body["detail"]
+    assert body["radiograph"]["id"] == first.json()["id"]
+    assert body["radiograph"]["prediction"]["id"] == first.json()["prediction"]["id"]
+    assert body["radiograph"]["sha256"] == first.json()["sha256"]
+    assert Radiograph.objects.count() == 1 and Prediction.objects.count() == 1

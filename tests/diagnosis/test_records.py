@@ -147,3 +147,35 @@ def test_date_of_birth_must_be_plausible(clinician, team, born):
             date_of_birth=datetime.date.fromisoformat(born), sex="unknown",
         )  # fmt: skip
     assert "date_of_birth" in error.value.message_dict
+
+
+def test_worklist_shows_the_most_suspicious_image_and_how_many_are_suspected(clinician, team):
+    case = CaseFactory(team=team)
+    high = PredictionFactory(radiograph__case=case, fractured=True, probability=0.41, threshold=0.3)
+    PredictionFactory(radiograph__case=case, fractured=True, probability=0.35, threshold=0.3)
+    newest = PredictionFactory(radiograph__case=case, not_fractured=True, probability=0.13, threshold=0.3)
+    pending = PredictionFactory(radiograph__case=case)  # still queued: not a result yet
+    re_run = RadiographFactory(case=case)  # once 0.99, re-run to 0.05: only the current run counts
+    PredictionFactory(radiograph=re_run, fractured=True, probability=0.99)
+    PredictionFactory(radiograph=re_run, not_fractured=True, probability=0.05)
+
+    row = selectors.worklist(user=clinician).get(pk=case.pk)
+    assert row.latest_prediction_probability == 0.05  # what the worklist used to show
+    assert (row.shown_prediction_id, row.shown_prediction_probability) == (high.pk, 0.41)
+    assert (row.shown_prediction_label, row.shown_radiograph_id) == ("fractured", high.radiograph_id)
+    assert (row.radiograph_count, row.suspected_count, row.pending_count) == (5, 2, 1)
+    assert newest.pk != row.shown_prediction_id and pending.pk != row.shown_prediction_id
+
+
+def test_worklist_shows_the_newest_run_until_one_finishes(clinician, team):
+    case = CaseFactory(team=team)
+    PredictionFactory(radiograph__case=case, status="failed", error="bad")
+    queued = PredictionFactory(radiograph__case=case)
+    row = selectors.worklist(user=clinician).get(pk=case.pk)
+    assert (row.shown_prediction_id, row.shown_prediction_status, row.shown_prediction_probability) == (
+        queued.pk, "queued", None,
+    )  # fmt: skip
+    assert (row.suspected_count, row.pending_count, row.fracture_suspected) == (0, 1, False)
+    empty = CaseFactory(team=team)
+    row = selectors.worklist(user=clinician).get(pk=empty.pk)
+    assert (row.shown_prediction_id, row.shown_radiograph_id, row.suspected_count) == (None, None, 0)

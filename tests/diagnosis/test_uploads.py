@@ -158,3 +158,43 @@ def test_pixel_limit_comes_from_settings(case, clinician, settings, png_upload):
 )
 def test_original_filename_is_sanitised_for_display(raw, clean):
     assert sanitise_filename(raw) == clean
+
+
+def test_same_file_twice_in_a_case_is_refused_with_the_existing_radiograph(
+    case, clinician, team, sent_tasks, settings, django_capture_on_commit_callbacks
+):
+    content = image_bytes("PNG")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.radiograph_upload(case=case, file=SimpleUploadedFile("a.png", content), user=clinician)
+    with pytest.raises(services.DuplicateRadiograph, match="already in this case") as refused:
+        services.radiograph_upload(case=case, file=SimpleUploadedFile("renamed.png", content), user=clinician)
+    assert refused.value.existing == first and refused.value.code == "duplicate"
+    assert "a.png" in refused.value.messages[0]
+    assert Radiograph.objects.count() == 1 and Prediction.objects.count() == 1 and len(sent_tasks) == 1
+    assert len(_stored_files(settings)) == 1
+    # The same file in another case of the patient is a new radiograph there.
+    other = CaseFactory(team=team, patient=case.patient)
+    services.radiograph_upload(case=other, file=SimpleUploadedFile("a.png", content), user=clinician)
+    assert Radiograph.objects.count() == 2
+
+
+def test_duplicate_checked_again_inside_the_transaction(case, clinician, monkeypatch, settings):
+    """Two simultaneous uploads of one file: the second to commit finds the first under the lock."""
+    from diagnosis.services import radiographs
+
+    content = image_bytes("PNG")
+    calls = []
+    real = radiographs._refuse_duplicate
+
+    def racing(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:  # the early check ran before the other upload committed
+            services.radiograph_upload(case=case, file=SimpleUploadedFile("other.png", content), user=clinician)
+            return None
+        return real(**kwargs)
+
+    monkeypatch.setattr(radiographs, "_refuse_duplicate", racing)
+    with pytest.raises(services.DuplicateRadiograph):
+        services.radiograph_upload(case=case, file=SimpleUploadedFile("late.png", content), user=clinician)
+    assert Radiograph.objects.get().original_filename == "other.png"
+    assert len(_stored_files(settings)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -11,10 +12,13 @@ from rest_framework.test import APIClient
 from diagnosis.models import Case, Prediction
 from tests.factories import image_bytes
 
+_variants = itertools.count(1)
+
 
 def api_upload(client: APIClient, case: Case, *, name: str = "wrist.png") -> dict:
-    """POST one small X-ray to a case; the response must be the contract's 202."""
-    upload = SimpleUploadedFile(name, image_bytes("PNG", size=(96, 128)), content_type="image/png")
+    """POST one small X-ray (new bytes every call) to a case; the response must be the contract's 202."""
+    content = image_bytes("PNG", size=(96, 128), variant=next(_variants))
+    upload = SimpleUploadedFile(name, content, content_type="image/png")
     response = client.post(f"/api/v1/cases/{case.pk}/radiographs/", {"image": upload}, format="multipart")
     assert response.status_code == 202, response.content
     return response.json()

@@ -97,8 +97,8 @@ DANGEROUS_NAMES = [
 
 @pytest.mark.parametrize("via", ["web", "api"])
 def test_dangerous_filenames_are_never_used_on_disk(case, clinician_client, api_client, settings, tmp_path, via):
-    for name in DANGEROUS_NAMES:
-        upload = SimpleUploadedFile(name, image_bytes("PNG"), content_type="image/png")
+    for number, name in enumerate(DANGEROUS_NAMES, start=1):
+        upload = SimpleUploadedFile(name, image_bytes("PNG", variant=number), content_type="image/png")
         if via == "web":
             response = clinician_client.post(f"/cases/{case.pk}/upload/", {"image": upload})
             assert response.status_code == 302

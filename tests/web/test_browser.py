@@ -7,40 +7,13 @@ process and Redis. The screenshot is kept under var/test-screenshots/ for a pers
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from diagnosis.models import Prediction
 from tests.factories import UserFactory, image_bytes
+from tests.web.browser import PASSWORD, SCREENSHOTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-screenshots"
-PASSWORD = "a-long-test-password-42"
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: .ci/run installs it")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes
-    # around it are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
 
 
 def test_upload_and_see_the_result_appear_without_reloading(browser_page, live_server, worker_process, team, tmp_path):
@@ -77,6 +50,8 @@ def test_upload_and_see_the_result_appear_without_reloading(browser_page, live_s
     text = result.inner_text()
     assert ("Suspected fracture" in text or "No fracture seen" in text) and "%" in text
     assert page.locator("text=Decision support only: not a diagnosis.").count() == 1
+    announced = page.inner_text("#live-announcer")  # role=status: screen readers hear the result arrive
+    assert announced.startswith("left wrist.png: AI opinion ready: ") and "%" in announced
     row = page.locator("#radiographs tbody tr").first
     assert "tiny-test" in row.inner_text() and "left wrist.png" in row.inner_text()
     assert Prediction.objects.get().status == Prediction.Status.SUCCEEDED

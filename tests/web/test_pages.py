@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
 
@@ -90,7 +92,7 @@ def test_patient_list_counts_only_visible_cases(clinician_client, team):
     CaseFactory(patient=patient, team=TeamFactory())  # another team's case on the same patient
     html = clinician_client.get(reverse("diagnosis:patient-list"), {"q": "CNT-1"}).content.decode()
     row = html[html.index("Counted Patient") :]
-    assert "<td>2</td>" in row[: row.index("</tr>")]
+    assert '<td data-label="Cases">2</td>' in row[: row.index("</tr>")]  # the Cases cell, stacked or not
 
 
 def test_create_patient_then_case_through_the_forms(clinician_client, clinician):
@@ -140,3 +142,69 @@ def test_pages_carry_a_strict_content_security_policy(clinician_client):
     policy = clinician_client.get(reverse("diagnosis:worklist"))["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_date_inputs_render_iso_whatever_the_locale(clinician_client, team):
+    """A date input shows nothing for 09/12/1946 (en-gb's format): the value must be ISO."""
+    patient = PatientFactory(team=team, date_of_birth=datetime.date(1946, 12, 9))
+    html = clinician_client.get(reverse("diagnosis:patient-edit", args=[patient.pk])).content.decode()
+    assert 'type="date"' in html and 'value="1946-12-09"' in html
+    response = clinician_client.post(
+        reverse("diagnosis:patient-edit", args=[patient.pk]),
+        {"mrn": patient.mrn, "name": patient.name, "date_of_birth": "1946-12-09", "sex": patient.sex},
+    )
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.date_of_birth == datetime.date(1946, 12, 9)
+
+
+def test_logging_out_says_so_on_the_login_page(clinician_client):
+    response = clinician_client.post(reverse("logout"), follow=True)
+    assert response.request["PATH_INFO"] == reverse("login")
+    assert "You have been logged out." in response.content.decode()
+    again = clinician_client.get(reverse("login")).content.decode()
+    assert "You have been logged out." not in again
+
+
+def test_case_form_starts_with_no_body_region_and_no_bare_team_label(clinician_client, team):
+    patient = PatientFactory(team=team)
+    html = clinician_client.get(reverse("diagnosis:case-create", args=[patient.pk])).content.decode()
+    region = html[html.index('<select name="body_region"') :]
+    region = region[: region.index("</select>")]
+    assert '<option value="" selected>' in region, "the first, selected choice must be blank"
+    assert "Care team" not in html, "a one-team user gets no team control, so no label either"
+    assert f'type="hidden" name="team" value="{team.pk}"' in html
+    response = clinician_client.post(reverse("diagnosis:case-create", args=[patient.pk]), {"team": team.pk})
+    assert response.status_code == 400 and not Case.objects.exists()
+
+
+def test_case_form_offers_the_team_choice_to_members_of_several(clinician_client, clinician, team):
+    clinician.groups.add(TeamFactory(name="Fracture clinic"))
+    patient = PatientFactory(team=team)
+    html = clinician_client.get(reverse("diagnosis:case-create", args=[patient.pk])).content.decode()
+    assert '<label for="id_team">Care team</label>' in html and "Fracture clinic" in html
+
+
+def test_worklist_shows_a_case_by_its_most_suspicious_image(clinician_client, team):
+    case = CaseFactory(team=team, patient__team=team)
+    PredictionFactory(radiograph__case=case, fractured=True, probability=0.41, threshold=0.3)
+    PredictionFactory(radiograph__case=case, not_fractured=True, probability=0.13, threshold=0.3)
+    html = clinician_client.get(reverse("diagnosis:worklist")).content.decode()
+    assert "41%" in html and "13%" not in html
+    assert "1 of 2 images suspected" in html
+
+
+def test_form_upload_of_a_file_already_in_the_case_says_so(
+    clinician_client, team, sent_tasks, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = CaseFactory(team=team, patient__team=team)
+    url = reverse("diagnosis:case-upload", args=[case.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        clinician_client.post(url, {"image": SimpleUploadedFile("hand.png", image_bytes("PNG"))})
+    html = clinician_client.post(
+        url, {"image": SimpleUploadedFile("hand again.png", image_bytes("PNG"))}, follow=True
+    ).content.decode()
+    assert "hand again.png: This image is already in this case" in html and "not added again" in html
+    assert Radiograph.objects.filter(case=case).count() == 1 and len(sent_tasks) == 1
