@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from diagnosis.dicom.decoding import DICOM_SNIFF_BYTES, DicomHeader, DicomRejected, decode_dicom, is_dicom
 from diagnosis.models import ImageFormat
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
@@ -35,6 +36,7 @@ class ValidatedImage:
     sha256: str
     size_bytes: int
     original_filename: str
+    dicom: DicomHeader | None = None  # the header of a DICOM upload
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -111,14 +113,16 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
     if size == 0:
         raise UploadRejected("The file is empty.", code="empty")
 
-    head = upload.read(SNIFF_BYTES)
+    head = upload.read(max(SNIFF_BYTES, DICOM_SNIFF_BYTES))
     upload.seek(0)
+    if is_dicom(head):
+        return _validate_dicom(upload, sha256=sha256, size=size)
     detected = sniff_format(head)
     if detected is None:
-        raise UploadRejected("The file is not an image (only JPEG and PNG are accepted).", code="not_image")
+        raise UploadRejected("The file is not an image (only JPEG, PNG and DICOM are accepted).", code="not_image")
     if detected not in ACCEPTED_FORMATS:
         raise UploadRejected(
-            f"{detected} images are not accepted; upload a JPEG or PNG file.", code="unsupported_format"
+            f"{detected} images are not accepted; upload a JPEG, PNG or DICOM file.", code="unsupported_format"
         )
     try:
         image = open_image(upload, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
@@ -135,4 +139,25 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
         sha256=sha256,
         size_bytes=size,
         original_filename=sanitise_filename(getattr(upload, "name", "")),
+    )
+
+
+def _validate_dicom(upload: File, *, sha256: str, size: int) -> ValidatedImage:
+    """Header checks (modality, frames, transfer syntax, pixel limit) then a full decode."""
+    try:
+        decoded = decode_dicom(upload.read(), max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+    except DicomRejected as exc:
+        raise UploadRejected(f"The DICOM file was refused: {str(exc).rstrip('.')}.", code=exc.code) from exc
+    finally:
+        upload.seek(0)
+    width, height = decoded.image.size
+    decoded.image.close()
+    return ValidatedImage(
+        format=ImageFormat.DICOM,
+        width=width,
+        height=height,
+        sha256=sha256,
+        size_bytes=size,
+        original_filename=sanitise_filename(getattr(upload, "name", "")),
+        dicom=decoded.header,
     )
