@@ -13,37 +13,17 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.utils import timezone
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 
 from diagnosis.models import DicomInstance, Prediction
+from diagnosis.reads import ClinicianRead, clinician_reads
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 UCUM = "http://unitsofmeasure.org"
 DISCLAIMER = "Decision support only: not a diagnosis. The treating clinician reviews the image and decides."
 _READ_TEXT = {"fracture": "fracture", "no_fracture": "no fracture", "uncertain": "uncertain"}
-
-
-@dataclass(frozen=True)
-class ClinicianRead:
-    """A clinician's own read of the radiograph (the reviews feature provides these)."""
-
-    read: str  # "fracture" | "no_fracture" | "uncertain"
-    note: str
-    clinician: str  # display name
-    recorded_at: datetime.datetime
-
-
-def clinician_reads(prediction: Prediction) -> list[ClinicianRead]:
-    """The clinicians' reads of this prediction, newest first.
-
-    The seam for clinician reviews: no review model exists yet, so there are none. When reviews
-    land, this returns them (as ``ClinicianRead``) and the report becomes ``final`` with the read
-    as its conclusion; ``tests/dicom/test_fhir.py`` already checks that path.
-    """
-    return []
 
 
 def _iso(moment: datetime.datetime | None) -> str | None:
