@@ -7,6 +7,8 @@ import datetime
 
 import pytest
 
+from diagnosis.dicom.scp import NodeConfig, start_node
+from tests.dicom.scu import free_port
 from tests.factories import CaseFactory, PatientFactory
 
 
@@ -18,3 +20,18 @@ def patient(team):
 @pytest.fixture
 def case(clinician, patient):
     return CaseFactory(team=patient.team, patient=patient)
+
+
+@pytest.fixture
+def dicom_node():
+    """Start the node in this process (the same ``start_node`` the command calls); stopped after the test."""
+    servers = []
+
+    def run(**overrides: object) -> NodeConfig:
+        config = NodeConfig(**{"ae_title": "FRACTURE", "port": free_port(), "bind_address": "127.0.0.1", **overrides})
+        servers.append(start_node(config, block=False))
+        return config
+
+    yield run
+    for server in servers:
+        server.shutdown()

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from diagnosis.models import DicomCallingAE, Prediction
 from fracture_site.settings.dicom import ae_title, dicom_port
 from tests.dicom import builders
-from tests.dicom.test_node import free_port, storescu
+from tests.dicom.scu import free_port, storescu
 from tests.fixtures.worker import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,68 +6,24 @@ a free port; dcmtk's tools run as subprocesses. The database is shared for real 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 from pydicom import uid
 
-from diagnosis.dicom.scp import NodeConfig, authorised_callers, start_node
+from diagnosis.dicom.scp import authorised_callers
 from diagnosis.models import DicomCallingAE, Prediction, Radiograph
 from tests.dicom import builders
+from tests.dicom.scu import storescu
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def start(request):
-    servers = []
-
-    def run(**overrides: object) -> NodeConfig:
-        config = NodeConfig(**{"ae_title": "FRACTURE", "port": free_port(), "bind_address": "127.0.0.1", **overrides})
-        servers.append(start_node(config, block=False))
-        return config
-
-    yield run
-    for server in servers:
-        server.shutdown()
-
-
 @pytest.fixture
 def mapped(team):
     return DicomCallingAE.objects.create(ae_title="PACS1", team=team)
-
-
-# storescu proposes a compressed transfer syntax only when told which: one option per syntax.
-PROPOSE = {
-    uid.ExplicitVRLittleEndian: "-x=",
-    uid.JPEG2000Lossless: "-xv",
-    uid.RLELossless: "-xr",
-    uid.JPEGBaseline8Bit: "-xy",
-    uid.JPEGLosslessSV1: "-xs",
-    uid.DeflatedExplicitVRLittleEndian: "-xd",
-}
-
-
-def storescu(
-    config: NodeConfig,
-    *files: Path,
-    calling: str = "PACS1",
-    called: str | None = None,
-    syntax: str = uid.ExplicitVRLittleEndian,
-):
-    tool = builders.require_tool("storescu")
-    command = [tool, "-v", PROPOSE[syntax], "-aet", calling, "-aec", called or config.ae_title]
-    command += ["127.0.0.1", str(config.port), *[str(path) for path in files]]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -76,8 +32,8 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def test_echo_answers(start, mapped):
-    config = start()
+def test_echo_answers(dicom_node, mapped):
+    config = dicom_node()
     tool = builders.require_tool("echoscu")
     result = subprocess.run(
         [tool, "-aet", "PACS1", "-aec", "FRACTURE", "127.0.0.1", str(config.port)], capture_output=True, text=True
@@ -85,8 +41,10 @@ def test_echo_answers(start, mapped):
     assert result.returncode == 0, result.stderr
 
 
-def test_storescu_files_instances_in_several_syntaxes_and_queues_the_model(start, mapped, team, tmp_path, sent_tasks):
-    config = start()
+def test_storescu_files_instances_in_several_syntaxes_and_queues_the_model(
+    dicom_node, mapped, team, tmp_path, sent_tasks
+):
+    config = dicom_node()
     study = uid.generate_uid()
     syntaxes = [uid.ExplicitVRLittleEndian, uid.JPEG2000Lossless, uid.RLELossless, uid.JPEGBaseline8Bit]
     files = {
@@ -106,8 +64,8 @@ def test_storescu_files_instances_in_several_syntaxes_and_queues_the_model(start
     assert Radiograph.objects.count() == 4 and Prediction.objects.count() == 4
 
 
-def test_the_stored_original_is_the_instance_as_sent(start, mapped, tmp_path):
-    config = start()
+def test_the_stored_original_is_the_instance_as_sent(dicom_node, mapped, tmp_path):
+    config = dicom_node()
     data = builders.dicom_bytes(uid.JPEG2000Lossless)
     assert storescu(config, _write(tmp_path, "a.dcm", data), syntax=uid.JPEG2000Lossless).returncode == 0
     radiograph = Radiograph.objects.get()
@@ -121,29 +79,29 @@ def test_the_stored_original_is_the_instance_as_sent(start, mapped, tmp_path):
     assert kept.file_meta.TransferSyntaxUID == uid.JPEG2000Lossless
 
 
-def test_unknown_callers_are_refused_at_association_in_production_mode(start, mapped, tmp_path):
-    config = start()  # no fallback team: as in production
+def test_unknown_callers_are_refused_at_association_in_production_mode(dicom_node, mapped, tmp_path):
+    config = dicom_node()  # no fallback team: as in production
     result = storescu(config, _write(tmp_path, "a", builders.dicom_bytes()), calling="STRANGER")
     assert result.returncode != 0
     assert "Calling AE Title Not Recognized" in result.stdout + result.stderr
     assert not Radiograph.objects.exists()
 
 
-def test_a_wrong_called_ae_title_is_refused(start, mapped, tmp_path):
-    config = start()
+def test_a_wrong_called_ae_title_is_refused(dicom_node, mapped, tmp_path):
+    config = dicom_node()
     result = storescu(config, _write(tmp_path, "a", builders.dicom_bytes()), called="SOMEONEELSE")
     assert result.returncode != 0 and "Called AE Title Not Recognized" in result.stdout + result.stderr
 
 
-def test_unknown_callers_go_to_the_fallback_team_where_configured(start, tmp_path):
+def test_unknown_callers_go_to_the_fallback_team_where_configured(dicom_node, tmp_path):
     demo = TeamFactory(name="Demo care team")
-    config = start(unknown_caller_team="Demo care team")
+    config = dicom_node(unknown_caller_team="Demo care team")
     assert storescu(config, _write(tmp_path, "a", builders.dicom_bytes()), calling="ANYONE").returncode == 0
     assert Radiograph.objects.get().case.team == demo
 
 
-def test_the_allow_list_limits_even_mapped_callers(start, mapped, tmp_path):
-    config = start(allowed_calling_aes=("OTHER",))
+def test_the_allow_list_limits_even_mapped_callers(dicom_node, mapped, tmp_path):
+    config = dicom_node(allowed_calling_aes=("OTHER",))
     assert authorised_callers(config) == ["<no calling AE is authorised>"]
     assert storescu(config, _write(tmp_path, "a", builders.dicom_bytes())).returncode != 0
 
@@ -157,8 +115,10 @@ def test_the_allow_list_limits_even_mapped_callers(start, mapped, tmp_path):
     ],
     ids=["ct-in-a-cr", "multi-frame", "cannot-file"],
 )
-def test_bad_datasets_get_a_dicom_failure_status_and_nothing_is_stored(start, mapped, tmp_path, settings, make, status):
-    config = start()
+def test_bad_datasets_get_a_dicom_failure_status_and_nothing_is_stored(
+    dicom_node, mapped, tmp_path, settings, make, status
+):
+    config = dicom_node()
     result = storescu(config, _write(tmp_path, "bad", make()))
     output = result.stdout + result.stderr
     assert f"Received Store Response ({status})" in output, output
