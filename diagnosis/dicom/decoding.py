@@ -261,11 +261,22 @@ def _full_range(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+def _voi_lut(values: np.ndarray, dataset: Dataset) -> np.ndarray:
+    """The first VOI LUT of the header, scaled to [0, 1] by the largest value the LUT gives."""
+    # A LUT is indexed by integers: rescaled values are rounded first (pydicom warns on floats).
+    indices = np.rint(values).astype(np.int64) if values.dtype.kind == "f" else values
+    item = dataset.VOILUTSequence[0]
+    lut = np.asarray(item.LUTData if isinstance(item.LUTData, list | tuple) else [item.LUTData], dtype=np.float64)
+    top = float(lut.max()) if lut.size and lut.max() > 0 else float(2 ** int(item.LUTDescriptor[2]) - 1)
+    return np.clip(apply_voi_lut(indices, dataset, prefer_lut=True).astype(np.float64) / top, 0.0, 1.0)
+
+
 def _grey(pixels: np.ndarray, dataset: Dataset) -> np.ndarray:
-    values = apply_modality_lut(pixels, dataset).astype(np.float64)
+    values = apply_modality_lut(pixels, dataset)
     if "VOILUTSequence" in dataset:
-        display = _full_range(apply_voi_lut(values, dataset, prefer_lut=True).astype(np.float64))
+        display = _voi_lut(values, dataset)
     else:
+        values = values.astype(np.float64)
         windowed = _window(values, dataset)
         display = _full_range(values) if windowed is None else windowed
     if _text(dataset.get("PhotometricInterpretation")).upper() == "MONOCHROME1":

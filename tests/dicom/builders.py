@@ -156,6 +156,20 @@ def sixteen_bit_with_window(**fields: object) -> bytes:
     return to_bytes(_file(ds, dicom_uid.ExplicitVRLittleEndian))
 
 
+def with_voi_lut(**fields: object) -> bytes:
+    """12 bits stored with a 16-bit VOI LUT (which wins over a window) that saturates at 2048."""
+    grey = np.asarray(xray()).astype(np.uint16) * 16
+    ds = header(modality="DX", sop_class=DX_IMAGE_STORAGE, **fields)
+    _pixels(ds, grey, photometric="MONOCHROME2", bits_stored=12)
+    ds.WindowCenter, ds.WindowWidth = 100, 10  # ignored: the LUT is preferred
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.LUTData = [min(65535, value * 32) for value in range(4096)]
+    ds.VOILUTSequence = [item]
+    ds.VOILUTSequence[0]["LUTData"].VR = "US"
+    return to_bytes(_file(ds, dicom_uid.ExplicitVRLittleEndian))
+
+
 def ct_slice(**fields: object) -> bytes:
     grey = np.asarray(xray(128)).astype(np.uint16) * 8
     ds = header(modality="CT", sop_class=CT_IMAGE_STORAGE, body_part="HEAD", **fields)

@@ -85,6 +85,13 @@ def test_sixteen_bits_with_rescale_and_window():
     assert np.abs(shown[middle] - expected).max() <= 1
 
 
+def test_a_voi_lut_is_applied_in_preference_to_the_window():
+    shown = _grey(decode_dicom(builders.with_voi_lut()).image)
+    stored = _grey(builders.xray()).astype(np.int64) * 16
+    expected = np.rint(np.minimum(65535, stored * 32) / 65535 * 255)
+    assert np.abs(shown - expected).max() <= 1 and shown.max() == 255
+
+
 def test_rgb_is_allowed_and_reaches_the_model_input_like_any_image():
     rgb = builders.xray().convert("RGB")
     decoded = decode_dicom(builders.dicom_bytes(image=rgb, photometric="RGB"))
