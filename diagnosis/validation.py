@@ -1,6 +1,7 @@
 """Upload validation for radiographs: size, content sniffing, pixel limit, full decode.
 
-Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow).
+Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow)
+and, for DICOM, in ``diagnosis.dicom.decoding``.
 The client's filename and extension are never trusted: the bytes decide the format.
 """
 

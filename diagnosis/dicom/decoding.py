@@ -291,7 +291,7 @@ def to_image(dataset: Dataset) -> Image.Image:
     except (NotImplementedError, RuntimeError) as exc:
         name = dicom_uid.UID(str(dataset.file_meta.TransferSyntaxUID)).name
         raise DicomRejected(f"no decoder for {name}: {exc}", code="dicom_transfer_syntax") from exc
-    except (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError, EOFError) as exc:
         raise DicomRejected(f"the DICOM pixel data cannot be decoded ({exc})") from exc
     photometric = _text(dataset.get("PhotometricInterpretation")).upper()
     if photometric in _MONOCHROME:
@@ -316,10 +316,17 @@ class DecodedDicom:
 
 def decode_dicom(data: bytes, *, max_pixels: int | None = None) -> DecodedDicom:
     """Read, check and decode a DICOM file; raise ``DicomRejected`` with a readable reason."""
-    dataset = read_dataset(data)
-    header = header_of(dataset)
-    check_acceptable(dataset, header, max_pixels=max_pixels)
-    return DecodedDicom(image=to_image(dataset), header=header)
+    try:
+        dataset = read_dataset(data)
+        # Elements are parsed lazily, so a malformed one fails here rather than in dcmread.
+        header = header_of(dataset)
+        check_acceptable(dataset, header, max_pixels=max_pixels)
+        image = to_image(dataset)
+    except DicomRejected:
+        raise
+    except Exception as exc:  # untrusted bytes: pydicom and its plugins raise many kinds of error
+        raise DicomRejected(f"the DICOM file is damaged ({type(exc).__name__}: {exc})") from exc
+    return DecodedDicom(image=image, header=header)
 
 
 def open_radiograph_image(source: str | os.PathLike | BinaryIO, *, max_pixels: int | None = None) -> Image.Image:

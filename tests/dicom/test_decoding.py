@@ -134,3 +134,22 @@ def test_sniffed_by_content_and_the_same_decoder_serves_the_worker(tmp_path):
 def test_header_names_read_as_people_write_them():
     assert person_name("Lovelace^Ada^King^Lady") == "Lady Ada King Lovelace"
     assert person_name("DOE^JOHN=\u5c71\u7530^\u592a\u90ce") == "JOHN DOE"
+
+
+def test_damaged_files_are_refused_never_crash():
+    import contextlib
+    import random
+    import warnings
+
+    data = builders.dicom_bytes(uid.RLELossless)
+    rng = random.Random(14)
+    damaged = [data[:cut] for cut in (132, 200, 400, len(data) // 2, len(data) - 10)]
+    for _ in range(40):
+        mutated = bytearray(data)
+        for _ in range(8):
+            mutated[rng.randrange(132, min(len(data), 1200))] = rng.randrange(256)
+        damaged.append(bytes(mutated))
+    for sample in damaged:
+        with warnings.catch_warnings(), contextlib.suppress(DicomRejected):
+            warnings.simplefilter("ignore")  # pydicom warns about each bad value it meets
+            decode_dicom(sample, max_pixels=10_000_000)
