@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -61,7 +61,6 @@ class NodeConfig:
     bind_address: str = "0.0.0.0"  # noqa: S104 - a PACS on another machine must reach it
     allowed_calling_aes: tuple[str, ...] = ()
     unknown_caller_team: str = ""  # a team name: file unmapped callers there; empty: refuse them
-    extra_handlers: list = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, **overrides: object) -> NodeConfig:
@@ -186,7 +185,6 @@ def start_node(config: NodeConfig, *, block: bool) -> object:
         (evt.EVT_C_STORE, handle_store, [config]),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_REJECTED, _log_rejected),
-        *config.extra_handlers,
     ]
     ae = build_ae(config)
     return ae.start_server((config.bind_address, config.port), block=block, evt_handlers=handlers)
