@@ -246,3 +246,6 @@ class AuditedUserAdmin(_AuditedBulkDeletes, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(_AuditedBulkDeletes, GroupAdmin):
     pass
+
+
+from diagnosis.dicom import admin as _dicom_admin  # noqa: E402, F401  (registers the DICOM node's models)
