@@ -103,10 +103,6 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             "seconds": round(time.monotonic() - t, 1),
         })  # fmt: skip
         log(f"fold {k + 1}/{FOLDS}: held-out AUROC image {fold['auroc']:.3f} group {fold['group_auroc']:.3f}")
-    small_models = []
-    if recipe.combine_small:
-        small_views, small_models = _small_folds(cfg, pool, folds, log=log)
-        oof_views = (oof_views + small_views) / 2
     fit_seconds = time.monotonic() - fit_started
 
     # Calibration and operating points from the out-of-fold scores of every train + val group.
@@ -127,7 +123,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
         "applied": "inference.Predictor, after the mean over test-time views; thresholds are on this scale",
     }
 
-    serving = build_serving(recipe, heads, small_models)
+    serving = build_serving(recipe, heads)
     tta = list(VIEWS) if recipe.test_time_views else []
     p_test = None
     if len(test.files):
@@ -205,10 +201,8 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
     return TrainResult(root / version, card)
 
 
-def build_serving(recipe: HeadRecipe, heads: list, small_models: list = ()):
-    """One network: the frozen trunk with ImageNet weights, the fold heads, the mean of their
-    outputs; with ``small_models``, the mean of that and of the small networks' mean (fed the
-    same letterboxed image resized to their input)."""
+def build_serving(recipe: HeadRecipe, heads: list):
+    """One network: the frozen trunk with ImageNet weights, the fold heads, the mean of their outputs."""
     import keras
 
     from training.efficientnet import build_trunk, load_imagenet_weights
@@ -225,64 +219,12 @@ def build_serving(recipe: HeadRecipe, heads: list, small_models: list = ()):
         copy.set_weights(head.get_weights())
         outputs.append(copy(features))
     output = keras.layers.Average(name="pretrained")(outputs) if len(outputs) > 1 else outputs[0]
-    if small_models:
-        from training.networks import build, input_spec
-
-        spec = input_spec("default")
-        resized = keras.layers.Resizing(spec["size"], spec["size"], interpolation="bilinear", name="to_small")(inputs)
-        small = []
-        for model in small_models:
-            copy = build("default", spec, name=model.name, **_small_kwargs())
-            copy.set_weights(model.get_weights())
-            small.append(copy(resized))
-        output = keras.layers.Average(name="combination")([output, keras.layers.Average(name="small")(small)])
     output = keras.layers.Activation("linear", name="fractured")(output)
     served = keras.Model(inputs, output, name="pretrained_ensemble")
     # A served network is never trained: frozen, its batch norm always uses the stored statistics
-    # (an eager call of the combined graph otherwise updated the trunk's moving averages).
+    # (Keras runs nested functional models called without ``training=`` in training mode).
     served.trainable = False
     return served
-
-
-def _small_kwargs() -> dict:
-    from training.recipes import RECIPES
-
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in RECIPES["default"]["network"].items()}
-
-
-def _small_folds(cfg: TrainConfig, pool, folds: np.ndarray, *, log: Log):
-    """The small network of the default recipe per fold (fixed schedule), scored out of fold in
-    every orientation; returns the ``(N, 8)`` scores and the five networks."""
-    from training.cache import ImageCache
-    from training.dataset import load_splits
-    from training.imaging import view
-    from training.inference import batched_probabilities
-    from training.networks import input_spec
-    from training.recipes import RECIPES
-    from training.trainer import fit_fixed_schedule
-    from training.transfer import batch_hook
-
-    recipe, spec = RECIPES["default"], input_spec("default")
-    small_pool = pooled(load_splits(Path(cfg.data), ("train", "val"), spec, ImageCache(cfg.cache_dir)))
-    if [f.sha256 for f in small_pool.files] != [f.sha256 for f in pool.files]:
-        raise ValueError("the dataset changed while training (files differ between the two decodes)")
-    out, models = np.zeros((len(pool.files), len(DIHEDRAL))), []
-    for k in range(FOLDS):
-        train, held = subset(small_pool, np.flatnonzero(folds != k)), subset(small_pool, np.flatnonzero(folds == k))
-        steps = int(np.ceil(len(train.rows) / recipe["batch_size"]))
-        label = f"small network, fold {k + 1}/{FOLDS}"
-        bar = _bar(steps * recipe["epochs"], label, cfg.progress_file, unit="batch")
-        hook = batch_hook(_epoch_reporter(bar, steps, log=bar.write, label=label))
-        model = fit_fixed_schedule(
-            "default", recipe, spec, train, seed=cfg.seed + k, callbacks=[hook], name=f"small_{k + 1}"
-        )
-        bar.close()
-        x = as_float(held.x)
-        views = [batched_probabilities(model, np.ascontiguousarray(view(x, v)), []) for v in DIHEDRAL]
-        out[held.rows] = np.stack(views, axis=1)
-        models.append(model)
-        log(f"small network, fold {k + 1}/{FOLDS} done")
-    return out, models
 
 
 def _combine_views(per_view: np.ndarray, recipe: HeadRecipe) -> np.ndarray:

@@ -26,7 +26,6 @@ class HeadRecipe:
     label_smoothing: float = 0.05
     group_weight_power: float = 0.5
     test_time_views: bool = False  # serve the mean over the eight orientations
-    combine_small: bool = False  # average with the small network of the default recipe, per fold
 
 
 def build_pretrained_head(recipe: HeadRecipe, feature_shape: tuple[int, int, int], *, name: str = "head"):
