@@ -22,7 +22,7 @@ from django.db.models import BigIntegerField, Count, Exists, OuterRef, Prefetch,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from diagnosis.models import Case, Patient, Prediction, Radiograph
+from diagnosis.models import Case, Patient, Prediction, Radiograph, Review, SignOff
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -231,9 +231,27 @@ def prediction_list(*, user: User, filters: Mapping[str, Any] | None = None) -> 
     predictions = Prediction.objects.filter(radiograph__case__in=_visible_cases(user)).filter(
         **{lookups.get(key, key): value for key, value in wanted.items()}
     )
-    return predictions.select_related("radiograph", "radiograph__case").order_by(*_NEWEST)
+    reviews = Prefetch("reviews", queryset=Review.objects.select_related("reader").order_by(*_NEWEST))
+    return predictions.select_related("radiograph", "radiograph__case").prefetch_related(reviews).order_by(*_NEWEST)
 
 
 def prediction_get(*, user: User, pk: Any) -> Prediction:
     """One prediction on a visible case; ``Http404`` otherwise."""
     return _get(prediction_list(user=user), pk, "prediction")
+
+
+# Clinical reading -----------------------------------------------------------------------------
+
+
+def review_history(*, user: User, radiograph: Radiograph) -> QuerySet[Review]:
+    """Every read of the image (across its predictions), newest first; ``[0]`` is the current one."""
+    reviews = Review.objects.filter(
+        prediction__radiograph=radiograph, prediction__radiograph__case__in=_visible_cases(user)
+    )
+    return reviews.select_related("reader", "prediction").order_by(*_NEWEST)
+
+
+def sign_off_history(*, user: User, case: Case) -> QuerySet[SignOff]:
+    """The case's sign-offs, newest first; ``[0]`` is the current report, the rest are amended."""
+    sign_offs = SignOff.objects.filter(case=case, case__in=_visible_cases(user))
+    return sign_offs.select_related("signed_by").order_by(*_NEWEST)

@@ -18,4 +18,5 @@ urlpatterns = [
     path("cases/<int:pk>/upload/", views.case_upload, name="case-upload"),
     path("radiographs/<int:pk>/", views.radiograph_detail, name="radiograph-detail"),
     path("radiographs/<int:pk>/image/", views.radiograph_image, name="radiograph-image"),
+    path("predictions/<int:pk>/review/", views.prediction_review, name="prediction-review"),
 ]

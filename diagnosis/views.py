@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from diagnosis import selectors, services
 from diagnosis.audit import Action, audit_record
-from diagnosis.forms import CaseForm, PatientForm
+from diagnosis.forms import CaseForm, PatientForm, ReviewForm
+from diagnosis.models import Radiograph
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 from diagnosis.validation import clean_search_term, sanitise_filename, too_large_message
 
@@ -193,8 +194,33 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
     audit_record(actor=request.user, action=Action.VIEW_RADIOGRAPH, obj=radiograph, request=request)
-    context = {"radiograph": radiograph, "case": radiograph.case, "prediction": radiograph.current_prediction}
-    return render(request, "diagnosis/radiograph_detail.html", context)
+    return _radiograph_page(request, radiograph, ReviewForm())
+
+
+def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewForm) -> HttpResponse:
+    context = {
+        "radiograph": radiograph,
+        "case": radiograph.case,
+        "prediction": radiograph.current_prediction,
+        "reviews": selectors.review_history(user=request.user, radiograph=radiograph),
+        "review_form": form,
+    }
+    return render(request, "diagnosis/radiograph_detail.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def prediction_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a read against the prediction the clinician was shown (a re-run since does not move it)."""
+    prediction = selectors.prediction_get(user=request.user, pk=pk)
+    form = ReviewForm(request.POST)
+    review = _submitted(
+        request, form, lambda data: services.review_create(prediction=prediction, user=request.user, **data)
+    )
+    if review is None:
+        return _radiograph_page(request, selectors.radiograph_get(user=request.user, pk=prediction.radiograph_id), form)
+    messages.success(request, f"Your read ({review.get_read_display().lower()}) is recorded.")
+    return redirect("diagnosis:radiograph-detail", pk=prediction.radiograph_id)
 
 
 @login_required

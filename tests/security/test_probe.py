@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from diagnosis.models import Case, Patient, Prediction, Radiograph
+from diagnosis.models import Case, Patient, Prediction, Radiograph, Review, SignOff
 from tests.factories import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +154,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
             Probe("get", f"/radiographs/{r}/image/"),
             Probe("get", f"/radiographs/{r}/image/?thumb=1"),
         ],
+        "diagnosis:prediction-review": [Probe("post", f"/predictions/{pr}/review/", {"read": "fracture"})],
         # API.
         "api-token": [
             Probe("post", "/api/v1/auth/token/", {"username": "dr_ada", "password": "guess"}, (400,), json=True)
@@ -179,6 +180,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         "case-radiographs": [Probe("post", f"/api/v1/cases/{c}/radiographs/", upload())],
         "prediction-list": [Probe("get", "/api/v1/predictions/", {"case": c}, (200,))],
         "prediction-detail": [Probe("get", f"/api/v1/predictions/{pr}/")],
+        "prediction-reviews": [Probe("post", f"/api/v1/predictions/{pr}/reviews/", {"read": "fracture"}, json=True)],
     }
     return {**probes, **_admin_probes(victim, outsider)}
 
@@ -210,6 +212,8 @@ def _snapshot() -> tuple:
         list(Case.objects.order_by("pk").values_list("pk", "patient", "team", "status", "body_region")),
         Radiograph.objects.count(),
         Prediction.objects.count(),
+        Review.objects.count(),
+        SignOff.objects.count(),
     )
 
 
