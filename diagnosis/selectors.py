@@ -255,3 +255,8 @@ def sign_off_history(*, user: User, case: Case) -> QuerySet[SignOff]:
     """The case's sign-offs, newest first; ``[0]`` is the current report, the rest are amended."""
     sign_offs = SignOff.objects.filter(case=case, case__in=_visible_cases(user))
     return sign_offs.select_related("signed_by").order_by(*_NEWEST)
+
+
+def case_radiograph_ids(*, user: User, case: Case) -> list[int]:
+    """Ids of the case's radiographs in the order the case page lists them (newest first)."""
+    return list(radiograph_list(user=user).filter(case=case).values_list("pk", flat=True))

@@ -198,7 +198,13 @@ def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewForm) -> HttpResponse:
+    ids = selectors.case_radiograph_ids(user=request.user, case=radiograph.case)
+    position = ids.index(radiograph.pk)
     context = {
+        "position": position + 1,
+        "total": len(ids),
+        "previous_id": ids[position - 1] if position > 0 else None,
+        "next_id": ids[position + 1] if position + 1 < len(ids) else None,
         "radiograph": radiograph,
         "case": radiograph.case,
         "prediction": radiograph.current_prediction,
