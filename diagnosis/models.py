@@ -131,6 +131,11 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"Case {self.pk}: {self.get_body_region_display()} ({self.patient.mrn})"
 
+    @property
+    def current_sign_off(self) -> SignOff | None:
+        """The newest sign-off (earlier ones were amended); uses the selectors' prefetch when present."""
+        return next(iter(self.sign_offs.all()), None)
+
 
 class Radiograph(models.Model):
     """An uploaded X-ray. Written once, never modified; ``original_filename`` is for display only."""
@@ -161,6 +166,15 @@ class Radiograph(models.Model):
         if history is None:
             return self.predictions.order_by("-created_at", "-id").first()
         return history[0] if history else None
+
+    @property
+    def latest_review(self) -> Review | None:
+        """The clinician's current read of this image, whichever prediction it was recorded against."""
+        history = getattr(self, "prediction_history", None)
+        if history is None:
+            return Review.objects.filter(prediction__radiograph=self).select_related("reader").first()
+        reads = [review for prediction in history for review in prediction.reviews.all()]
+        return max(reads, key=lambda review: (review.created_at, review.pk), default=None)
 
 
 class Prediction(models.Model):
@@ -206,6 +220,14 @@ class Prediction(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def label_at_point(self) -> str | None:
+        """The label at the team's operating point (``selectors`` annotate it); else the stored label."""
+        suspected = getattr(self, "suspected_at_point", None)
+        if self.status != self.Status.SUCCEEDED or suspected is None:
+            return self.label
+        return self.Label.FRACTURED if suspected else self.Label.NOT_FRACTURED
 
 
 # Audit trail ----------------------------------------------------------------------------------

@@ -18,11 +18,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import BigIntegerField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models import Case as Switch
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 
-from diagnosis.models import Case, Patient, Prediction, Radiograph, Review, SignOff
+from diagnosis.models import Case, OperatingPoint, Patient, Prediction, Radiograph, Review, SignOff, TeamSettings
+from training.models import ModelVersion
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -62,6 +81,50 @@ def _get(queryset: QuerySet, pk: Any, what: str) -> Any:
 def _only(filters: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
     """Keep the known, non-empty filter values; unknown keys are ignored, not trusted."""
     return {key: value for key, value in (filters or {}).items() if key in allowed and value not in (None, "")}
+
+
+# Operating points -----------------------------------------------------------------------------
+# A team reads the AI at one of the model card's thresholds (``TeamSettings.operating_point``).
+# The stored prediction (label, threshold) is what the model said at the card's default and is
+# never rewritten; "suspected at the team's point" is derived here, in SQL, for badges and order.
+
+
+def team_operating_point(*, team: Group) -> str:
+    """The team's operating point; ``balanced`` until an administrator chooses otherwise."""
+    chosen = TeamSettings.objects.filter(team=team).values_list("operating_point", flat=True).first()
+    return chosen or OperatingPoint.BALANCED
+
+
+def _card_threshold(name: str, version: OuterRef | F) -> Subquery:
+    card = ModelVersion.objects.filter(version=version).annotate(t=Cast(KT(f"card__thresholds__{name}"), FloatField()))
+    return Subquery(card.values("t")[:1], output_field=FloatField())
+
+
+def _with_operating_point(predictions: QuerySet[Prediction]) -> QuerySet[Prediction]:
+    """Annotate ``operating_point``, ``operating_threshold`` (the card's threshold at that point;
+    the run's own threshold when the version is not registered) and ``suspected_at_point``."""
+    team_point = F("radiograph__case__team__settings__operating_point")
+    point = Coalesce(team_point, Value(OperatingPoint.BALANCED), output_field=CharField())
+    version = OuterRef("model_version")
+    per_point = [
+        When(radiograph__case__team__settings__operating_point=name, then=_card_threshold(name, version))
+        for name in OperatingPoint.values
+    ]
+    threshold = Coalesce(
+        Switch(
+            *per_point,
+            default=_card_threshold(OperatingPoint.BALANCED, version),
+            output_field=FloatField(),
+        ),
+        F("threshold"),
+        output_field=FloatField(),
+    )
+    return predictions.annotate(operating_point=point, operating_threshold=threshold).annotate(
+        suspected_at_point=ExpressionWrapper(
+            Q(status=Prediction.Status.SUCCEEDED, probability__gte=F("operating_threshold")),
+            output_field=BooleanField(),
+        )
+    )
 
 
 # Patients -------------------------------------------------------------------------------------
@@ -160,9 +223,21 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
     return _visible_cases(user).filter(**wanted).select_related("patient", "team").order_by(*_NEWEST)
 
 
+def _reviews() -> Prefetch:
+    return Prefetch("reviews", queryset=Review.objects.select_related("reader").order_by(*_NEWEST))
+
+
+def _prediction_history() -> QuerySet[Prediction]:
+    return _with_operating_point(Prediction.objects.order_by(*_NEWEST)).prefetch_related(_reviews())
+
+
+def _sign_offs() -> Prefetch:
+    return Prefetch("sign_offs", queryset=SignOff.objects.select_related("signed_by").order_by(*_NEWEST))
+
+
 def _radiographs_with_history() -> Prefetch:
     """Each radiograph newest first, with ``prediction_history`` (newest first; ``[0]`` is current)."""
-    history = Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
+    history = Prefetch("predictions", queryset=_prediction_history(), to_attr="prediction_history")
     radiographs = Radiograph.objects.order_by("-uploaded_at", "-id").prefetch_related(history)
     return Prefetch("radiographs", queryset=radiographs)
 
@@ -170,7 +245,7 @@ def _radiographs_with_history() -> Prefetch:
 def case_get(*, user: User, pk: Any) -> Case:
     """One visible case with its radiographs and their prediction history (see above)."""
     cases = _visible_cases(user).select_related("patient", "team", "created_by")
-    return _get(cases.prefetch_related(_radiographs_with_history()), pk, "case")
+    return _get(cases.prefetch_related(_radiographs_with_history(), _sign_offs()), pk, "case")
 
 
 def case_ensure_visible(*, user: User, pk: Any) -> None:
@@ -213,9 +288,7 @@ def radiograph_get(*, user: User, pk: Any) -> Radiograph:
     radiographs = (
         Radiograph.objects.filter(case__in=_visible_cases(user))
         .select_related("case", "case__patient", "case__team")
-        .prefetch_related(
-            Prefetch("predictions", queryset=Prediction.objects.order_by(*_NEWEST), to_attr="prediction_history")
-        )
+        .prefetch_related(Prefetch("predictions", queryset=_prediction_history(), to_attr="prediction_history"))
     )
     return _get(radiographs, pk, "radiograph")
 
@@ -228,11 +301,10 @@ def prediction_list(*, user: User, filters: Mapping[str, Any] | None = None) -> 
     """
     wanted = _only(filters, ("status", "label", "case", "patient", "radiograph", "model_version"))
     lookups = {"case": "radiograph__case", "patient": "radiograph__case__patient"}
-    predictions = Prediction.objects.filter(radiograph__case__in=_visible_cases(user)).filter(
+    predictions = _with_operating_point(Prediction.objects.filter(radiograph__case__in=_visible_cases(user))).filter(
         **{lookups.get(key, key): value for key, value in wanted.items()}
     )
-    reviews = Prefetch("reviews", queryset=Review.objects.select_related("reader").order_by(*_NEWEST))
-    return predictions.select_related("radiograph", "radiograph__case").prefetch_related(reviews).order_by(*_NEWEST)
+    return predictions.select_related("radiograph", "radiograph__case").prefetch_related(_reviews()).order_by(*_NEWEST)
 
 
 def prediction_get(*, user: User, pk: Any) -> Prediction:

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from diagnosis import selectors, services
 from diagnosis.audit import Action, audit_record
-from diagnosis.forms import CaseForm, PatientForm, ReviewForm
-from diagnosis.models import Radiograph
+from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
+from diagnosis.models import Case, Radiograph
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 from diagnosis.validation import clean_search_term, sanitise_filename, too_large_message
 
@@ -145,12 +145,43 @@ def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(user=request.user, pk=pk)
     audit_record(actor=request.user, action=Action.VIEW_CASE, obj=case, request=request)
+    return _case_page(request, case, SignOffForm())
+
+
+def _case_page(request: HttpRequest, case: Case, form: SignOffForm) -> HttpResponse:
     context = {
         "case": case,
         "radiographs": case.radiographs.all(),
+        "sign_off_form": form,
+        "operating_point": selectors.team_operating_point(team=case.team),
         "max_upload_bytes": settings.FRACTURE_MAX_UPLOAD_BYTES,
     }
-    return render(request, "diagnosis/case_detail.html", context)
+    return render(request, "diagnosis/case_detail.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def case_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(user=request.user, pk=pk)
+    form = SignOffForm(request.POST)
+    if _submitted(request, form, lambda data: services.case_sign_off(case=case, user=request.user, **data)):
+        messages.success(request, "Case signed off.")
+        return redirect("diagnosis:case-detail", pk=case.pk)
+    return _case_page(request, case, form)
+
+
+@login_required
+@require_GET
+def case_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The printable report: images, AI opinion at the team's operating point, reads, sign-off."""
+    case = selectors.case_get(user=request.user, pk=pk)
+    audit_record(actor=request.user, action=Action.VIEW_CASE, obj=case, request=request, report=True)
+    context = {
+        "case": case,
+        "radiographs": case.radiographs.all(),
+        "operating_point": selectors.team_operating_point(team=case.team),
+    }
+    return render(request, "diagnosis/report.html", context)
 
 
 @login_required

@@ -9,7 +9,17 @@ from rest_framework import serializers
 
 from diagnosis import selectors
 from diagnosis.forms import CLINICAL_QUESTION_MAX_LENGTH
-from diagnosis.models import NOTE_MAX_LENGTH, BodyRegion, Case, Patient, Prediction, Radiograph, Review, Sex
+from diagnosis.models import (
+    NOTE_MAX_LENGTH,
+    BodyRegion,
+    Case,
+    OperatingPoint,
+    Patient,
+    Prediction,
+    Radiograph,
+    Review,
+    Sex,
+)
 
 
 class _VisiblePrimaryKey(serializers.PrimaryKeyRelatedField):
@@ -105,6 +115,21 @@ class PredictionOutput(serializers.ModelSerializer):
     case = serializers.IntegerField(source="radiograph.case_id", read_only=True)
     url = serializers.SerializerMethodField()
     reviews = ReviewOutput(many=True, read_only=True, help_text="Clinicians' reads, newest first (append-only).")
+    operating_point = serializers.ChoiceField(
+        choices=OperatingPoint.choices,
+        read_only=True,
+        help_text="The care team's operating point (model card threshold).",
+    )
+    operating_threshold = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="The model card's threshold at the team's operating point."
+    )
+    label_at_operating_point = serializers.ChoiceField(
+        source="label_at_point",
+        choices=Prediction.Label.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="`label` re-read at `operating_threshold`; `label` itself is what the model said at `threshold`.",
+    )
 
     class Meta:
         model = Prediction
@@ -124,6 +149,9 @@ class PredictionOutput(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "operating_point",
+            "operating_threshold",
+            "label_at_operating_point",
             "reviews",
         ]
         read_only_fields = fields

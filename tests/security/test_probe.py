@@ -149,6 +149,10 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         "diagnosis:case-detail": [Probe("get", f"/cases/{c}/")],
         "diagnosis:case-edit": [Probe("get", f"/cases/{c}/edit/"), Probe("post", f"/cases/{c}/edit/", case_form)],
         "diagnosis:case-upload": [Probe("post", f"/cases/{c}/upload/", upload())],
+        "diagnosis:case-sign-off": [
+            Probe("post", f"/cases/{c}/sign-off/", {"impression": "x", "final_status": "no_fracture"})
+        ],
+        "diagnosis:case-report": [Probe("get", f"/cases/{c}/report/")],
         "diagnosis:radiograph-detail": [Probe("get", f"/radiographs/{r}/")],
         "diagnosis:radiograph-image": [
             Probe("get", f"/radiographs/{r}/image/"),
