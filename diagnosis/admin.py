@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from diagnosis import selectors, services
 from diagnosis.audit import CSV_COLUMNS, audit_admin_entries, audit_export_csv
-from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
+from diagnosis.models import AuditEvent, Case, OperatingPoint, Patient, Prediction, Radiograph, TeamSettings
 
 
 def percent_1dp(value: float | None) -> str:
@@ -243,6 +243,24 @@ class AuditedUserAdmin(_AuditedBulkDeletes, UserAdmin):
     pass
 
 
+class TeamSettingsInline(admin.StackedInline):
+    """The team's operating point: which model card threshold its badges and worklist order use."""
+
+    model = TeamSettings
+    can_delete = False
+    extra = 1
+    max_num = 1
+
+
 @admin.register(Group)
 class AuditedGroupAdmin(_AuditedBulkDeletes, GroupAdmin):
-    pass
+    inlines = [TeamSettingsInline]
+    list_display = ("name", "operating_point")
+    list_select_related = ("settings",)
+
+    @admin.display(description="Operating point")
+    def operating_point(self, group: Group) -> str:
+        settings = getattr(group, "settings", None)
+        return (settings.get_operating_point_display() if settings else OperatingPoint.BALANCED.label) + (
+            "" if settings else " (default)"
+        )

@@ -102,7 +102,8 @@ def _card_threshold(name: str, version: OuterRef | F) -> Subquery:
 
 def _with_operating_point(predictions: QuerySet[Prediction]) -> QuerySet[Prediction]:
     """Annotate ``operating_point``, ``operating_threshold`` (the card's threshold at that point;
-    the run's own threshold when the version is not registered) and ``suspected_at_point``."""
+    the run's own threshold when the version is not registered), ``suspected_at_point`` and
+    ``point_label`` (the label at that threshold; NULL until the run succeeds)."""
     team_point = F("radiograph__case__team__settings__operating_point")
     point = Coalesce(team_point, Value(OperatingPoint.BALANCED), output_field=CharField())
     version = OuterRef("model_version")
@@ -119,11 +120,15 @@ def _with_operating_point(predictions: QuerySet[Prediction]) -> QuerySet[Predict
         F("threshold"),
         output_field=FloatField(),
     )
+    suspected = Q(status=Prediction.Status.SUCCEEDED, probability__gte=F("operating_threshold"))
     return predictions.annotate(operating_point=point, operating_threshold=threshold).annotate(
-        suspected_at_point=ExpressionWrapper(
-            Q(status=Prediction.Status.SUCCEEDED, probability__gte=F("operating_threshold")),
-            output_field=BooleanField(),
-        )
+        suspected_at_point=ExpressionWrapper(suspected, output_field=BooleanField()),
+        point_label=Switch(
+            When(suspected, then=Value(Prediction.Label.FRACTURED)),
+            When(status=Prediction.Status.SUCCEEDED, then=Value(Prediction.Label.NOT_FRACTURED)),
+            default=None,
+            output_field=CharField(),
+        ),
     )
 
 
@@ -181,9 +186,9 @@ def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
     Only each radiograph's *current* (newest) prediction counts, so a re-run that no longer
     suspects a fracture clears the flag.
     """
-    current = _current_predictions_of_case()
+    current = _with_operating_point(_current_predictions_of_case())
     succeeded = current.filter(status=Prediction.Status.SUCCEEDED)
-    suspected = succeeded.filter(label=Prediction.Label.FRACTURED)
+    suspected = succeeded.filter(suspected_at_point=True)  # at the team's operating point
     # The most suspicious finished result; before any has finished, the newest run (pending or failed).
     top = succeeded.order_by("-probability", *_NEWEST)
     latest = _latest_prediction_of_case()
@@ -203,6 +208,8 @@ def _with_triage(cases: QuerySet[Case]) -> QuerySet[Case]:
         shown_prediction_status=top_else_latest("status"),
         shown_prediction_label=top_else_latest("label"),
         shown_prediction_probability=top_else_latest("probability"),
+        shown_prediction_point_label=Subquery(top.values("point_label")[:1]),
+        suspicion=Subquery(suspected.order_by("-probability").values("probability")[:1]),
         shown_radiograph_id=Coalesce(
             top_else_latest("radiograph_id"),
             Subquery(newest_radiograph.values("id")[:1]),
@@ -272,6 +279,65 @@ def worklist(*, user: User) -> QuerySet[Case]:
     without extra queries. Only the worklist pays for these subqueries.
     """
     return _with_triage(case_list(user=user))
+
+
+WORKLIST_FILTERS = {
+    "unread": "Unread",
+    "suspected": "Suspected",
+    "signed_off": "Signed off",
+    "mine": "Mine",
+}
+
+
+def _reading_conditions(user: User) -> dict[str, Q]:
+    """Per case in the outer query: whether it was read, signed off, is unread, or is the user's."""
+    reads = Review.objects.filter(prediction__radiograph__case=OuterRef("pk"))
+    sign_offs = SignOff.objects.filter(case=OuterRef("pk"))
+    user_id = user.pk if user.is_authenticated else None
+    return {
+        "signed_off": Q(Exists(sign_offs)),
+        "has_read": Q(Exists(reads)),
+        "unread": ~Q(Exists(sign_offs)) & ~Q(Exists(reads)),
+        "mine": Q(created_by_id=user_id)
+        | Q(Exists(reads.filter(reader_id=user_id)))
+        | Q(Exists(sign_offs.filter(signed_by_id=user_id))),
+        "suspected": Q(Exists(_with_operating_point(_current_predictions_of_case()).filter(suspected_at_point=True))),
+    }
+
+
+def _with_reading(cases: QuerySet[Case], user: User) -> QuerySet[Case]:
+    conditions = _reading_conditions(user)
+    flags = {name: ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in conditions.items()}
+    flags.pop("suspected")  # ``worklist`` annotates it as ``fracture_suspected``
+    return cases.annotate(**flags)
+
+
+def triage_worklist(*, user: User, show: str | None = None) -> QuerySet[Case]:
+    """The triage order: unread cases first, then by AI suspicion (the highest probability among
+    the images' current predictions at or above the team's operating point; cases with none
+    suspected after), then by waiting time (longest-open first).
+
+    *Unread*: no clinician has recorded a read of any image nor signed the case off.
+    ``show`` narrows to one of ``WORKLIST_FILTERS``: ``unread``, ``suspected`` (any image above
+    the operating point), ``signed_off``, ``mine`` (opened, read or signed off by the user).
+    """
+    cases = _with_reading(worklist(user=user), user)
+    if show in WORKLIST_FILTERS:
+        cases = cases.filter(_reading_conditions(user)[show])
+    return cases.order_by(F("unread").desc(), F("suspicion").desc(nulls_last=True), "created_at", "id")
+
+
+def worklist_counts(*, user: User) -> dict[str, int]:
+    """How many visible cases each worklist filter shows, and ``all``: one query."""
+    conditions = _reading_conditions(user)
+    counts = {name: Count("pk", filter=conditions[name]) for name in WORKLIST_FILTERS}
+    return case_list(user=user).aggregate(all=Count("pk"), **counts)
+
+
+def team_operating_points(*, user: User) -> list[tuple[Group, str]]:
+    """Each of the user's teams with its operating point, for the pages to say which is in use."""
+    teams = user_teams(user=user).annotate(point=Coalesce("settings__operating_point", Value(OperatingPoint.BALANCED)))
+    return [(team, team.point) for team in teams]
 
 
 # Radiographs and predictions ------------------------------------------------------------------

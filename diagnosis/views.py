@@ -63,12 +63,27 @@ class LogoutWithMessage(LogoutView):
         return response
 
 
+WORKLIST_LENGTH = 50
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
-    cases = selectors.worklist(user=request.user)[:50]
-    teams = [team.name for team in selectors.user_teams(user=request.user)]
-    return render(request, "diagnosis/worklist.html", {"cases": cases, "teams": teams, "nav": "worklist"})
+    """The triage worklist; ``?fragment=1`` answers only the part ``worklist.js`` refreshes in place."""
+    show = request.GET.get("show")
+    show = show if show in selectors.WORKLIST_FILTERS else ""
+    counts = selectors.worklist_counts(user=request.user)
+    context = {
+        "cases": selectors.triage_worklist(user=request.user, show=show)[:WORKLIST_LENGTH],
+        "counts": counts,
+        "filters": [(key, name, counts[key]) for key, name in selectors.WORKLIST_FILTERS.items()],
+        "show": show,
+        "points": selectors.team_operating_points(user=request.user),
+        "length": WORKLIST_LENGTH,
+        "nav": "worklist",
+    }
+    template = "diagnosis/_worklist_body.html" if request.GET.get("fragment") else "diagnosis/worklist.html"
+    return render(request, template, context)
 
 
 @login_required
