@@ -398,3 +398,16 @@ def sign_off_history(*, user: User, case: Case) -> QuerySet[SignOff]:
 def case_radiograph_ids(*, user: User, case: Case) -> list[int]:
     """Ids of the case's radiographs in the order the case page lists them (newest first)."""
     return list(radiograph_list(user=user).filter(case=case).values_list("pk", flat=True))
+
+
+def agreement_pairs(*, user: User) -> QuerySet[Review]:
+    """For the agreement dashboard: each visible prediction's current read (later reads supersede)
+    beside what the model said, as ``model_version``, ``label``, ``read`` and ``created_at`` values."""
+    newest = Review.objects.filter(prediction=OuterRef("prediction")).order_by(*_NEWEST).values("pk")[:1]
+    reads = Review.objects.filter(
+        pk=Subquery(newest),
+        prediction__status=Prediction.Status.SUCCEEDED,
+        prediction__radiograph__case__in=_visible_cases(user),
+    )
+    fields = {"model_version": F("prediction__model_version"), "label": F("prediction__label")}
+    return reads.values("read", "created_at", **fields).order_by("created_at")

@@ -8,6 +8,7 @@ app_name = "diagnosis"
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
+    path("agreement/", views.agreement_dashboard, name="agreement"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from diagnosis import selectors, services
+from diagnosis import agreement, selectors, services
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
 from diagnosis.models import Case, Radiograph
@@ -84,6 +84,20 @@ def worklist(request: HttpRequest) -> HttpResponse:
     }
     template = "diagnosis/_worklist_body.html" if request.GET.get("fragment") else "diagnosis/worklist.html"
     return render(request, template, context)
+
+
+@login_required
+@require_GET
+def agreement_dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff only: per model version, the AI's opinions against clinicians' current reads."""
+    if not request.user.is_staff:
+        raise PermissionDenied("The agreement dashboard is for staff.")
+    versions = agreement.agreement_by_version(selectors.agreement_pairs(user=request.user))
+    panels = [
+        {"entry": entry, "matrix_png": agreement.plot_matrix(entry), "weekly_png": agreement.plot_weekly(entry)}
+        for entry in versions
+    ]
+    return render(request, "diagnosis/agreement.html", {"panels": panels, "nav": "agreement"})
 
 
 @login_required

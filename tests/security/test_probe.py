@@ -132,6 +132,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         "login": [Probe("get", "/accounts/login/", None, (200,))],
         "logout": [Probe("get", "/accounts/logout/", None, (405,))],  # POST would end the session
         "diagnosis:worklist": [Probe("get", "/", None, (200,))],
+        "diagnosis:agreement": [Probe("get", "/agreement/", None, (200,))],  # staff: own teams' reads only
         "diagnosis:patient-list": [Probe("get", "/patients/", {"q": "VICTIM"}, (200,))],
         "diagnosis:patient-create": [
             Probe("get", "/patients/new/", None, (200,)),

@@ -59,3 +59,22 @@ def test_report_on_a_phone_fits_and_passes_axe(new_page, live_server, case):
     assert axe_violations(page) == [] and horizontal_overflow(page) <= 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "report-phone.png"), full_page=True)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_agreement_dashboard_passes_axe(new_page, live_server, case, size):
+    from diagnosis import services
+    from diagnosis.models import Prediction, Review
+
+    staff = UserFactory(username="dr_staff", teams=[case.team], password=PASSWORD, is_staff=True)
+    for prediction, read in zip(Prediction.objects.order_by("pk"), ["fracture", "fracture"], strict=True):
+        services.review_create(prediction=prediction, user=staff, read=read)
+    assert Review.objects.count() == 2
+    page = new_page(viewport=DESKTOP if size == "desktop" else PHONE)
+    log_in(page, live_server.url, "dr_staff")
+    page.click("text=Agreement")
+    page.wait_for_selector("h1:text('AI and clinician agreement')")
+    assert "Model 20261128-065535-default" in page.inner_text("main")
+    assert axe_violations(page) == [] and horizontal_overflow(page) <= 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"agreement-{size}.png"), full_page=True)
