@@ -13,7 +13,17 @@ from django.utils.html import format_html
 
 from diagnosis import selectors, services
 from diagnosis.audit import CSV_COLUMNS, audit_admin_entries, audit_export_csv
-from diagnosis.models import AuditEvent, Case, OperatingPoint, Patient, Prediction, Radiograph, TeamSettings
+from diagnosis.models import (
+    AuditEvent,
+    Case,
+    OperatingPoint,
+    Patient,
+    Prediction,
+    Radiograph,
+    Review,
+    SignOff,
+    TeamSettings,
+)
 
 
 def percent_1dp(value: float | None) -> str:
@@ -186,6 +196,34 @@ class PredictionAdmin(_Percentages, _AdminMedia, _ReadOnly, admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, obj: Prediction) -> str:
         return _thumbnail(obj.radiograph)
+
+
+@admin.register(Review)
+class ReviewAdmin(_ReadOnly, admin.ModelAdmin):
+    """Clinicians' reads, for audit: append-only, so read-only here too."""
+
+    list_display = ("id", "prediction", "reader", "read", "agrees_with_ai", "created_at")
+    list_filter = ("read", "prediction__model_version", "created_at")
+    search_fields = ("prediction__radiograph__case__patient__mrn", "reader__username")
+    fields = ("prediction", "reader", "read", "note", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
+        return selectors.review_list(user=request.user)
+
+    @admin.display(description="Agrees with the AI", boolean=True)
+    def agrees_with_ai(self, obj: Review) -> bool | None:
+        return obj.agrees_with_ai
+
+
+@admin.register(SignOff)
+class SignOffAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = ("id", "case", "final_status", "signed_by", "created_at")
+    list_filter = ("final_status", "created_at")
+    search_fields = ("case__patient__mrn", "signed_by__username")
+    fields = ("case", "signed_by", "final_status", "impression", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SignOff]:
+        return selectors.sign_off_list(user=request.user)
 
 
 @admin.register(AuditEvent)

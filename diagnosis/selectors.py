@@ -411,3 +411,14 @@ def agreement_pairs(*, user: User) -> QuerySet[Review]:
     )
     fields = {"model_version": F("prediction__model_version"), "label": F("prediction__label")}
     return reads.values("read", "created_at", **fields).order_by("created_at")
+
+
+def review_list(*, user: User) -> QuerySet[Review]:
+    """Every read on visible cases, newest first (the admin's audit list)."""
+    reviews = Review.objects.filter(prediction__radiograph__case__in=_visible_cases(user))
+    return reviews.select_related("reader", "prediction", "prediction__radiograph").order_by(*_NEWEST)
+
+
+def sign_off_list(*, user: User) -> QuerySet[SignOff]:
+    """Every sign-off of visible cases, newest first (the admin's audit list)."""
+    return SignOff.objects.filter(case__in=_visible_cases(user)).select_related("signed_by", "case").order_by(*_NEWEST)

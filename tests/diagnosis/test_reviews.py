@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
@@ -148,3 +149,17 @@ def test_page_form_without_a_choice_is_400_and_records_nothing(clinician_client,
     response = clinician_client.post(f"/predictions/{prediction.pk}/review/", {"note": "forgot"})
     assert response.status_code == 400 and b"This field is required" in response.content
     assert not Review.objects.exists()
+
+
+def test_admin_lists_reads_and_sign_offs_read_only_and_scoped(client, prediction, clinician, team):
+    services.review_create(prediction=prediction, user=clinician, read="fracture")
+    services.case_sign_off(case=prediction.radiograph.case, user=clinician, impression="x", final_status="fracture")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for model in ("review", "signoff"):
+        listing = client.get(f"/admin/diagnosis/{model}/")
+        assert listing.status_code == 200 and b"dr_ada" in listing.content
+        assert client.get(f"/admin/diagnosis/{model}/add/").status_code == 403
+    staff = UserFactory(is_staff=True, is_superuser=False, teams=[])
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_review", "view_signoff"]))
+    client.force_login(staff)
+    assert b"dr_ada" not in client.get("/admin/diagnosis/review/").content
