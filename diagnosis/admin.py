@@ -302,3 +302,6 @@ class AuditedGroupAdmin(_AuditedBulkDeletes, GroupAdmin):
         return (settings.get_operating_point_display() if settings else OperatingPoint.BALANCED.label) + (
             "" if settings else " (default)"
         )
+
+
+from diagnosis.dicom import admin as _dicom_admin  # noqa: E402, F401  (registers the DICOM node's models)

@@ -45,6 +45,7 @@ class BodyRegion(models.TextChoices):
 class ImageFormat(models.TextChoices):
     JPEG = "JPEG", "JPEG"
     PNG = "PNG", "PNG"
+    DICOM = "DICOM", "DICOM"
 
 
 class CaseStatus(models.TextChoices):
@@ -65,8 +66,13 @@ class PredictionLabel(models.TextChoices):
 
 
 # Per stored format: file extension and the Content-Type it is served with.
-IMAGE_EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png"}
-IMAGE_CONTENT_TYPES = {ImageFormat.JPEG: "image/jpeg", ImageFormat.PNG: "image/png"}
+# A DICOM original is shown through a PNG derivative (diagnosis.thumbnails).
+IMAGE_EXTENSIONS = {ImageFormat.JPEG: ".jpg", ImageFormat.PNG: ".png", ImageFormat.DICOM: ".dcm"}
+IMAGE_CONTENT_TYPES = {
+    ImageFormat.JPEG: "image/jpeg",
+    ImageFormat.PNG: "image/png",
+    ImageFormat.DICOM: "application/dicom",
+}
 
 
 def radiograph_upload_to(instance: Radiograph, filename: str) -> str:
@@ -445,3 +451,7 @@ class TeamSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings of {self.team}"
+
+
+# DICOM records live in their own module; imported here so they belong to this app.
+from diagnosis.dicom.models import CaseFlag, DicomCallingAE, DicomInstance, DicomStudy  # noqa: E402, F401

@@ -13,9 +13,10 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from diagnosis.dicom.decoding import open_radiograph_image
 from diagnosis.metadata import strip_metadata
-from diagnosis.models import IMAGE_CONTENT_TYPES, IMAGE_EXTENSIONS, Radiograph
-from training.imaging import open_image, to_grey
+from diagnosis.models import IMAGE_CONTENT_TYPES, IMAGE_EXTENSIONS, ImageFormat, Radiograph
+from training.imaging import to_grey
 
 THUMB_SIZE = 256
 
@@ -29,7 +30,13 @@ def _cached(name: str, build) -> File:
 
 
 def radiograph_display_file(radiograph: Radiograph) -> tuple[File, str]:
-    """The uploaded picture, byte-identical pixels, without EXIF/XMP/IPTC/text metadata."""
+    """The uploaded picture, byte-identical pixels, without EXIF/XMP/IPTC/text metadata.
+
+    A DICOM original is shown as a PNG of its display pixels (LUTs and window applied), with
+    no header and no text chunk: the browser cannot show DICOM, and the header names the patient.
+    """
+    if radiograph.format == ImageFormat.DICOM:
+        return _dicom_display_file(radiograph), "image/png"
     name = f"display/{radiograph.sha256}{IMAGE_EXTENSIONS[radiograph.format]}"
 
     def build() -> bytes:
@@ -45,11 +52,24 @@ def radiograph_thumbnail_file(radiograph: Radiograph) -> File:
 
     def build() -> bytes:
         with radiograph.image.open("rb") as original:
-            image = open_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+            image = open_radiograph_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
         image = to_grey(image)  # the same mode handling as the model's input, 16-bit included
         image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
         out = BytesIO()
         image.save(out, "JPEG", quality=85)
+        return out.getvalue()
+
+    return _cached(name, build)
+
+
+def _dicom_display_file(radiograph: Radiograph) -> File:
+    name = f"display/{radiograph.sha256}.png"
+
+    def build() -> bytes:
+        with radiograph.image.open("rb") as original:
+            image = open_radiograph_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        out = BytesIO()
+        image.save(out, "PNG", optimize=False)
         return out.getvalue()
 
     return _cached(name, build)

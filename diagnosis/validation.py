@@ -1,6 +1,7 @@
 """Upload validation for radiographs: size, content sniffing, pixel limit, full decode.
 
-Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow).
+Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow)
+and, for DICOM, in ``diagnosis.dicom.decoding``.
 The client's filename and extension are never trusted: the bytes decide the format.
 """
 
@@ -17,6 +18,7 @@ from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.utils import timezone
 
+from diagnosis.dicom.decoding import DICOM_SNIFF_BYTES, DicomHeader, DicomRejected, decode_dicom, is_dicom
 from diagnosis.models import ImageFormat, Radiograph
 from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
@@ -49,6 +51,7 @@ class ValidatedImage:
     sha256: str
     size_bytes: int
     original_filename: str
+    dicom: DicomHeader | None = None  # the header of a DICOM upload
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -125,14 +128,16 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
     if size == 0:
         raise UploadRejected("The file is empty.", code="empty")
 
-    head = upload.read(SNIFF_BYTES)
+    head = upload.read(max(SNIFF_BYTES, DICOM_SNIFF_BYTES))
     upload.seek(0)
+    if is_dicom(head):
+        return _validate_dicom(upload, sha256=sha256, size=size)
     detected = sniff_format(head)
     if detected is None:
-        raise UploadRejected("The file is not an image (only JPEG and PNG are accepted).", code="not_image")
+        raise UploadRejected("The file is not an image (only JPEG, PNG and DICOM are accepted).", code="not_image")
     if detected not in ACCEPTED_FORMATS:
         raise UploadRejected(
-            f"{detected} images are not accepted; upload a JPEG or PNG file.", code="unsupported_format"
+            f"{detected} images are not accepted; upload a JPEG, PNG or DICOM file.", code="unsupported_format"
         )
     try:
         image = open_image(upload, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
@@ -149,4 +154,25 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
         sha256=sha256,
         size_bytes=size,
         original_filename=sanitise_filename(getattr(upload, "name", "")),
+    )
+
+
+def _validate_dicom(upload: File, *, sha256: str, size: int) -> ValidatedImage:
+    """Header checks (modality, frames, transfer syntax, pixel limit) then a full decode."""
+    try:
+        decoded = decode_dicom(upload.read(), max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+    except DicomRejected as exc:
+        raise UploadRejected(f"The DICOM file was refused: {str(exc).rstrip('.')}.", code=exc.code) from exc
+    finally:
+        upload.seek(0)
+    width, height = decoded.image.size
+    decoded.image.close()
+    return ValidatedImage(
+        format=ImageFormat.DICOM,
+        width=width,
+        height=height,
+        sha256=sha256,
+        size_bytes=size,
+        original_filename=sanitise_filename(getattr(upload, "name", "")),
+        dicom=decoded.header,
     )

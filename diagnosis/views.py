@@ -235,7 +235,7 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     for name in too_large:
         messages.error(request, f"{sanitise_filename(name)}: {too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)}")
     if not files and not too_large:
-        messages.error(request, "Choose at least one JPG, JPEG or PNG image to upload.")
+        messages.error(request, "Choose at least one JPG, JPEG, PNG or DICOM image to upload.")
     for file in files:
         name = sanitise_filename(file.name)  # the page shows it; the client chose it
         try:

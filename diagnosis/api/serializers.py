@@ -199,7 +199,9 @@ class RadiographOutput(serializers.ModelSerializer):
 
 
 class RadiographUploadInput(serializers.Serializer):
-    image = serializers.FileField(help_text="A JPEG or PNG radiograph; the content decides, not the extension.")
+    image = serializers.FileField(
+        help_text="A JPEG, PNG or DICOM radiograph (any content type): the content decides, not the extension."
+    )
 
 
 class DuplicateUploadOutput(serializers.Serializer):

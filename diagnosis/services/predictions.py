@@ -122,7 +122,8 @@ def prediction_run(*, prediction_id: int) -> None:
     if not prediction_claim(prediction_id=prediction_id):
         logger.info("prediction %s already claimed or finished; nothing to do", prediction_id)
         return
-    from training.imaging import ImageDecodeError, open_image
+    from diagnosis.dicom.decoding import open_radiograph_image
+    from training.imaging import ImageDecodeError
     from training.inference import ModelUnavailable, get_predictor
 
     try:
@@ -136,7 +137,7 @@ def prediction_run(*, prediction_id: int) -> None:
             return
         try:
             with prediction.radiograph.image.open("rb") as handle:
-                image = open_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+                image = open_radiograph_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
         except (ImageDecodeError, OSError) as exc:
             reason = f"The radiograph file could not be read: {exc}"
             prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)

@@ -6,14 +6,15 @@ from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from diagnosis import selectors
 from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Prediction, Radiograph
+from diagnosis.services.dicom_records import dicom_instance_existing, dicom_instance_record
 from diagnosis.services.predictions import prediction_enqueue
 from diagnosis.services.records import save_validated
-from diagnosis.validation import DuplicateRadiograph, UploadRejected, validate_radiograph
+from diagnosis.validation import DuplicateRadiograph, UploadRejected, ValidatedImage, validate_radiograph
 
 
 def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseUser) -> Radiograph:
@@ -23,12 +24,33 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
     the existing radiograph) when the same bytes are already in this case: no second radiograph
     and no second model run. On any failure no row and no stored file remain.
     The task is sent only after commit; if the broker is down the upload is kept as ``queued``
-    and ``diagnosis.tasks.sweep_stale_predictions`` dispatches it later.
+    and ``diagnosis.tasks.sweep_stale_predictions`` dispatches it later. A DICOM instance this
+    case's team already holds (same SOPInstanceUID) returns the radiograph made the first time.
     """
     selectors.case_ensure_visible(user=user, pk=case.pk)
+    return radiograph_store(case=case, file=file, uploaded_by=user)
+
+
+def radiograph_store(
+    *,
+    case: Case,
+    file: IO[bytes] | File,
+    uploaded_by: AbstractBaseUser | None = None,
+    actor_name: str = "",
+    calling_ae_title: str = "",
+    checked: ValidatedImage | None = None,
+) -> Radiograph:
+    """The upload once the case is settled: by a visible case (``radiograph_upload``) or by the
+    DICOM node's filing (``diagnosis.services.dicom_filing``), which passes what it validated."""
     if case.status != Case.Status.OPEN:
         raise UploadRejected("The case is closed; reopen it before adding radiographs.", code="case_closed")
-    checked = validate_radiograph(file)
+    checked = checked or validate_radiograph(file)
+    if checked.dicom is not None:
+        # A DICOM instance is identified by its SOPInstanceUID: a repeat (a PACS resending, or
+        # the same file uploaded again) returns the radiograph made the first time.
+        repeated = dicom_instance_existing(team=case.team, header=checked.dicom)
+        if repeated is not None:
+            return repeated
     _refuse_duplicate(case=case, sha256=checked.sha256)  # cheap early answer, before writing the file
     upload = file if isinstance(file, File) else File(file)
     radiograph = Radiograph(
@@ -39,7 +61,7 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
         format=checked.format,
         width=checked.width,
         height=checked.height,
-        uploaded_by=user,
+        uploaded_by=uploaded_by,
     )
     # The storage name comes from ``radiograph_upload_to`` (random); "upload" is ignored.
     radiograph.image.save("upload", upload, save=False)
@@ -50,9 +72,20 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
             Case.objects.select_for_update().only("pk").get(pk=case.pk)
             _refuse_duplicate(case=case, sha256=checked.sha256)
             save_validated(radiograph)
+            if checked.dicom is not None:
+                dicom_instance_record(radiograph=radiograph, header=checked.dicom, calling_ae_title=calling_ae_title)
             prediction = Prediction.objects.create(radiograph=radiograph)
-            audit_record(actor=user, action=Action.UPLOAD, obj=radiograph, sha256=checked.sha256)
+            audit_record(
+                actor=uploaded_by, actor_name=actor_name, action=Action.UPLOAD, obj=radiograph, sha256=checked.sha256
+            )
             transaction.on_commit(lambda: prediction_enqueue(prediction_id=prediction.pk))
+    except IntegrityError:
+        radiograph.image.storage.delete(radiograph.image.name)
+        # The same SOP instance stored by a simultaneous request: that one stands.
+        repeated = checked.dicom and dicom_instance_existing(team=case.team, header=checked.dicom)
+        if repeated:
+            return repeated
+        raise
     except BaseException:
         radiograph.image.storage.delete(radiograph.image.name)
         raise

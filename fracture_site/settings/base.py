@@ -131,5 +131,6 @@ LOGGING = {
 
 from fracture_site.settings.api import *  # noqa: E402,F403
 from fracture_site.settings.celery import *  # noqa: E402,F403
+from fracture_site.settings.dicom import *  # noqa: E402,F403
 from fracture_site.settings.ml import *  # noqa: E402,F403
 from fracture_site.settings.security import *  # noqa: E402,F403

@@ -31,3 +31,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", default=60
 
 # Several web processes: throttle counters must be shared, so Redis by default.
 CACHES = cache_settings(env.str("DJANGO_CACHE_URL", default=REDIS_URL))  # noqa: F405
+
+# The DICOM node accepts only calling AEs mapped to a team in the admin: never a fallback team.
+DICOM_UNKNOWN_CALLER_TEAM = ""

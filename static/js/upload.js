@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   var ACCEPTED = /\.(jpe?g|png)$/i;
+  // DICOM files often have no extension at all: the server decides by content.
+  var DICOM = /(\.(dcm|dicom)|^[^.]+)$/i;
 
   function csrfToken(form) {
     return form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -141,7 +143,9 @@
   function send(form, table, entry) {
     var file = entry.file;
     var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
-    if (!ACCEPTED.test(file.name)) return fail(entry, "Only JPG, JPEG or PNG images can be uploaded.");
+    if (!ACCEPTED.test(file.name) && !DICOM.test(file.name)) {
+      return fail(entry, "Only JPG, JPEG, PNG or DICOM images can be uploaded.");
+    }
     if (maxBytes && file.size > maxBytes) return fail(entry, "The file is larger than the upload limit.");
     var again = function () { sending(entry); send(form, table, entry); };
     var data = new FormData();

@@ -163,3 +163,11 @@ def test_admin_lists_reads_and_sign_offs_read_only_and_scoped(client, prediction
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_review", "view_signoff"]))
     client.force_login(staff)
     assert b"dr_ada" not in client.get("/admin/diagnosis/review/").content
+
+
+def test_a_read_makes_the_fhir_report_final_and_carries_it(api_client, prediction, clinician):
+    assert api_client.get(f"/api/v1/predictions/{prediction.pk}/fhir/").json()["status"] == "preliminary"
+    services.review_create(prediction=prediction, user=clinician, read="no_fracture", note="Old healed fracture.")
+    report = api_client.get(f"/api/v1/predictions/{prediction.pk}/fhir/").json()
+    assert report["status"] == "final"
+    assert report["conclusion"].startswith("Clinician read (dr_ada): no fracture. Old healed fracture.")

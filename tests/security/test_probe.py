@@ -125,6 +125,15 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
 
         return {"image": SimpleUploadedFile("x.png", image_bytes(), content_type="image/png")}
 
+    def dicom_upload() -> dict:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from tests.dicom.builders import dicom_bytes
+
+        return {
+            "image": SimpleUploadedFile("IM1", dicom_bytes(patient_id="VICTIM-0001"), content_type="application/dicom")
+        }
+
     patient_form = {"mrn": "X2", "name": "Intruder", "date_of_birth": "1970-01-01", "sex": "male"}
     case_form = {"body_region": "hip", "clinical_question": "x", "status": "closed"}
     probes = {
@@ -182,10 +191,14 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
             Probe("get", f"/api/v1/cases/{c}/"),
             Probe("patch", f"/api/v1/cases/{c}/", case_form, json=True),
         ],
-        "case-radiographs": [Probe("post", f"/api/v1/cases/{c}/radiographs/", upload())],
+        "case-radiographs": [
+            Probe("post", f"/api/v1/cases/{c}/radiographs/", upload()),
+            Probe("post", f"/api/v1/cases/{c}/radiographs/", dicom_upload()),
+        ],
         "prediction-list": [Probe("get", "/api/v1/predictions/", {"case": c}, (200,))],
         "prediction-detail": [Probe("get", f"/api/v1/predictions/{pr}/")],
         "prediction-reviews": [Probe("post", f"/api/v1/predictions/{pr}/reviews/", {"read": "fracture"}, json=True)],
+        "prediction-fhir": [Probe("get", f"/api/v1/predictions/{pr}/fhir/")],
     }
     return {**probes, **_admin_probes(victim, outsider)}
 

@@ -142,3 +142,31 @@ def test_retrain_pretrained_ships_a_calibrated_cross_validated_ensemble(tiny_dat
     expected = 1 / (1 + np.exp(-(a * np.log(raw / (1 - raw)) + b)))
     np.testing.assert_allclose(predictor.probabilities(x), expected, atol=1e-4)
     assert "fold 5/5" in out.getvalue()
+
+
+def test_the_served_graph_is_the_mean_of_the_fold_heads_and_of_the_small_networks():
+    """``combine_small``: the pretrained heads' mean and the small networks' mean, averaged once more."""
+    import keras
+
+    from training.cv_trainer import _small_kwargs, build_serving
+    from training.efficientnet import build_trunk, load_imagenet_weights
+    from training.networks import build, input_spec
+    from training.transfer import HeadRecipe, build_pretrained_head
+
+    recipe = HeadRecipe(size=64)
+    keras.utils.set_random_seed(3)
+    heads = [build_pretrained_head(recipe, (2, 2, 192), name=f"head_{i}") for i in (1, 2)]
+    for i, head in enumerate(heads):  # heads that differ, as trained ones do
+        head.get_layer("fractured").set_weights([np.full((1280, 1), 0.01 * (i + 1), np.float32), np.zeros(1)])
+    small = [build("default", input_spec("default"), name=f"small_{i}", **_small_kwargs()) for i in (1, 2)]
+    served = build_serving(recipe, heads, small)
+
+    x = np.random.default_rng(0).random((3, 64, 64, 1), dtype=np.float32)
+    trunk = build_trunk(64, recipe.split, channels=1)
+    load_imagenet_weights(trunk, load_efficientnet_lite0())
+    features = trunk(x, training=False)
+    pretrained = np.mean([np.asarray(h(features, training=False)) for h in heads], axis=0)
+    resized = keras.layers.Resizing(160, 160, interpolation="bilinear")(x)
+    small_mean = np.mean([np.asarray(m(resized, training=False)) for m in small], axis=0)
+    np.testing.assert_allclose(np.asarray(served(x, training=False)), (pretrained + small_mean) / 2, atol=1e-5)
+    assert not np.allclose(pretrained, small_mean)
