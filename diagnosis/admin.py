@@ -13,7 +13,17 @@ from django.utils.html import format_html
 
 from diagnosis import selectors, services
 from diagnosis.audit import CSV_COLUMNS, audit_admin_entries, audit_export_csv
-from diagnosis.models import AuditEvent, Case, Patient, Prediction, Radiograph
+from diagnosis.models import (
+    AuditEvent,
+    Case,
+    OperatingPoint,
+    Patient,
+    Prediction,
+    Radiograph,
+    Review,
+    SignOff,
+    TeamSettings,
+)
 
 
 def percent_1dp(value: float | None) -> str:
@@ -188,6 +198,34 @@ class PredictionAdmin(_Percentages, _AdminMedia, _ReadOnly, admin.ModelAdmin):
         return _thumbnail(obj.radiograph)
 
 
+@admin.register(Review)
+class ReviewAdmin(_ReadOnly, admin.ModelAdmin):
+    """Clinicians' reads, for audit: append-only, so read-only here too."""
+
+    list_display = ("id", "prediction", "reader", "read", "agrees_with_ai", "created_at")
+    list_filter = ("read", "prediction__model_version", "created_at")
+    search_fields = ("prediction__radiograph__case__patient__mrn", "reader__username")
+    fields = ("prediction", "reader", "read", "note", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
+        return selectors.review_list(user=request.user)
+
+    @admin.display(description="Agrees with the AI", boolean=True)
+    def agrees_with_ai(self, obj: Review) -> bool | None:
+        return obj.agrees_with_ai
+
+
+@admin.register(SignOff)
+class SignOffAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = ("id", "case", "final_status", "signed_by", "created_at")
+    list_filter = ("final_status", "created_at")
+    search_fields = ("case__patient__mrn", "signed_by__username")
+    fields = ("case", "signed_by", "final_status", "impression", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SignOff]:
+        return selectors.sign_off_list(user=request.user)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
     """The audit trail, for administrators: read-only for everyone, superusers included.
@@ -243,9 +281,27 @@ class AuditedUserAdmin(_AuditedBulkDeletes, UserAdmin):
     pass
 
 
+class TeamSettingsInline(admin.StackedInline):
+    """The team's operating point: which model card threshold its badges and worklist order use."""
+
+    model = TeamSettings
+    can_delete = False
+    extra = 1
+    max_num = 1
+
+
 @admin.register(Group)
 class AuditedGroupAdmin(_AuditedBulkDeletes, GroupAdmin):
-    pass
+    inlines = [TeamSettingsInline]
+    list_display = ("name", "operating_point")
+    list_select_related = ("settings",)
+
+    @admin.display(description="Operating point")
+    def operating_point(self, group: Group) -> str:
+        settings = getattr(group, "settings", None)
+        return (settings.get_operating_point_display() if settings else OperatingPoint.BALANCED.label) + (
+            "" if settings else " (default)"
+        )
 
 
 from diagnosis.dicom import admin as _dicom_admin  # noqa: E402, F401  (registers the DICOM node's models)

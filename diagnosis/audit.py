@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
 
-from diagnosis.models import AuditAction, AuditEvent, Case, Patient, Prediction, Radiograph
+from diagnosis.models import AuditAction, AuditEvent, Case, Patient, Prediction, Radiograph, Review, SignOff
 
 Action = AuditAction
 
@@ -52,6 +52,10 @@ def _team_id(obj: Any) -> int | None:
         return obj.case.team_id
     if isinstance(obj, Prediction):
         return obj.radiograph.case.team_id
+    if isinstance(obj, Review):
+        return obj.prediction.radiograph.case.team_id
+    if isinstance(obj, SignOff):
+        return obj.case.team_id
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.models import Group
 
-from diagnosis.models import BodyRegion, Case, Sex
+from diagnosis.models import IMPRESSION_MAX_LENGTH, NOTE_MAX_LENGTH, BodyRegion, Case, FinalStatus, ReadChoice, Sex
 
 # A clinical question is a few sentences; the cap keeps a scripted client from storing megabytes.
 CLINICAL_QUESTION_MAX_LENGTH = 5000
@@ -66,3 +66,17 @@ class CaseForm(TeamChoiceMixin, forms.Form):
         else:
             del self.fields["status"]
             self.setup_team(teams)
+
+
+class ReviewForm(forms.Form):
+    """The clinician's read of one image; no choice is pre-selected, so nobody agrees by default."""
+
+    read = forms.ChoiceField(choices=ReadChoice.choices, widget=forms.RadioSelect, label="Your read")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=NOTE_MAX_LENGTH, label="Note (optional)"
+    )
+
+
+class SignOffForm(forms.Form):
+    impression = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=IMPRESSION_MAX_LENGTH)
+    final_status = forms.ChoiceField(choices=[("", "Choose the final status"), *FinalStatus.choices])

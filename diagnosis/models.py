@@ -13,7 +13,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -137,6 +137,11 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"Case {self.pk}: {self.get_body_region_display()} ({self.patient.mrn})"
 
+    @property
+    def current_sign_off(self) -> SignOff | None:
+        """The newest sign-off (earlier ones were amended); uses the selectors' prefetch when present."""
+        return next(iter(self.sign_offs.all()), None)
+
 
 class Radiograph(models.Model):
     """An uploaded X-ray. Written once, never modified; ``original_filename`` is for display only."""
@@ -167,6 +172,15 @@ class Radiograph(models.Model):
         if history is None:
             return self.predictions.order_by("-created_at", "-id").first()
         return history[0] if history else None
+
+    @property
+    def latest_review(self) -> Review | None:
+        """The clinician's current read of this image, whichever prediction it was recorded against."""
+        history = getattr(self, "prediction_history", None)
+        if history is None:
+            return Review.objects.filter(prediction__radiograph=self).select_related("reader").first()
+        reads = [review for prediction in history for review in prediction.reviews.all()]
+        return max(reads, key=lambda review: (review.created_at, review.pk), default=None)
 
 
 class Prediction(models.Model):
@@ -213,6 +227,14 @@ class Prediction(models.Model):
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
+    @property
+    def label_at_point(self) -> str | None:
+        """The label at the team's operating point (``selectors`` annotate it); else the stored label."""
+        suspected = getattr(self, "suspected_at_point", None)
+        if self.status != self.Status.SUCCEEDED or suspected is None:
+            return self.label
+        return self.Label.FRACTURED if suspected else self.Label.NOT_FRACTURED
+
 
 # Audit trail ----------------------------------------------------------------------------------
 
@@ -232,6 +254,8 @@ class AuditAction(models.TextChoices):
     PREDICTION_FINISHED = "prediction_finished", "Prediction finished"
     EXPORT = "export", "Exported data"
     ADMIN_CHANGE = "admin_change", "Admin change"
+    REVIEW = "review", "Recorded a read"
+    SIGN_OFF = "sign_off", "Signed off a case"
 
 
 class AppendOnly(PermissionDenied):
@@ -300,6 +324,133 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnly("audit events cannot be deleted")
+
+
+# Clinical reading -----------------------------------------------------------------------------
+# The clinician's side, kept beside the AI's output and never instead of it. Both are append-only:
+# a later read or sign-off supersedes an earlier one, which stays in the history.
+
+NOTE_MAX_LENGTH = 2000
+IMPRESSION_MAX_LENGTH = 5000
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnly(f"{self.model._meta.verbose_name_plural} cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly(f"{self.model._meta.verbose_name_plural} cannot be deleted")
+
+
+class AppendOnlyModel(models.Model):
+    """Written once: ``save`` of an existing row and ``delete`` are refused (a 403 in a view)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AppendOnly(f"a {self._meta.verbose_name} cannot be changed")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnly(f"a {self._meta.verbose_name} cannot be deleted")
+
+
+class ReadChoice(models.TextChoices):
+    FRACTURE = "fracture", "Fracture"
+    NO_FRACTURE = "no_fracture", "No fracture"
+    UNCERTAIN = "uncertain", "Uncertain"
+
+
+# The AI label a read agrees with; "uncertain" agrees with neither.
+READ_AGREES_WITH = {
+    ReadChoice.FRACTURE: PredictionLabel.FRACTURED,
+    ReadChoice.NO_FRACTURE: PredictionLabel.NOT_FRACTURED,
+}
+
+
+class Review(AppendOnlyModel):
+    """A clinician's read of one image, recorded against the AI prediction they saw."""
+
+    Read = ReadChoice
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    read = models.CharField(max_length=16, choices=Read.choices)
+    note = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["prediction", "-created_at"], name="review_prediction_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Read {self.pk}: {self.get_read_display()} by {self.reader}"
+
+    @property
+    def agrees_with_ai(self) -> bool | None:
+        """True/False against a finished AI opinion; None when the read is uncertain or the AI has no label."""
+        expected = READ_AGREES_WITH.get(self.read)
+        if expected is None or not self.prediction.label:
+            return None
+        return self.prediction.label == expected
+
+
+class FinalStatus(models.TextChoices):
+    FRACTURE = "fracture", "Fracture"
+    NO_FRACTURE = "no_fracture", "No fracture"
+    FOLLOW_UP = "follow_up", "Indeterminate: follow-up imaging"
+
+
+class SignOff(AppendOnlyModel):
+    """A clinician's impression and final status of a case; the newest one is the current report."""
+
+    FinalStatus = FinalStatus
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="sign_offs")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    impression = models.TextField(validators=[MaxLengthValidator(IMPRESSION_MAX_LENGTH)])
+    final_status = models.CharField(max_length=16, choices=FinalStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["case", "-created_at"], name="signoff_case_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Sign-off {self.pk} of case {self.case_id}: {self.get_final_status_display()}"
+
+
+class OperatingPoint(models.TextChoices):
+    """Names of the thresholds in a model card (``thresholds``): the team decides which one it reads at."""
+
+    BALANCED = "balanced", "Balanced"
+    HIGH_SENSITIVITY = "high_sensitivity", "High sensitivity"
+
+
+class TeamSettings(models.Model):
+    """Per care team (``auth.Group``) choices, set by administrators."""
+
+    OperatingPoint = OperatingPoint
+
+    team = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="settings")
+    operating_point = models.CharField(
+        max_length=20,
+        choices=OperatingPoint.choices,
+        default=OperatingPoint.BALANCED,
+        help_text="Which of the model card's thresholds marks an image as a suspected fracture for this team.",
+    )
+
+    class Meta:
+        verbose_name = "team settings"
+        verbose_name_plural = "team settings"
+
+    def __str__(self) -> str:
+        return f"Settings of {self.team}"
 
 
 # DICOM records live in their own module; imported here so they belong to this app.

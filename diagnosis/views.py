@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -17,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from diagnosis import selectors, services
+from diagnosis import agreement, selectors, services
 from diagnosis.audit import Action, audit_record
-from diagnosis.forms import CaseForm, PatientForm
+from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
+from diagnosis.models import Case, Radiograph
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 from diagnosis.validation import clean_search_term, sanitise_filename, too_large_message
 
@@ -62,12 +63,41 @@ class LogoutWithMessage(LogoutView):
         return response
 
 
+WORKLIST_LENGTH = 50
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
-    cases = selectors.worklist(user=request.user)[:50]
-    teams = [team.name for team in selectors.user_teams(user=request.user)]
-    return render(request, "diagnosis/worklist.html", {"cases": cases, "teams": teams, "nav": "worklist"})
+    """The triage worklist; ``?fragment=1`` answers only the part ``worklist.js`` refreshes in place."""
+    show = request.GET.get("show")
+    show = show if show in selectors.WORKLIST_FILTERS else ""
+    counts = selectors.worklist_counts(user=request.user)
+    context = {
+        "cases": selectors.triage_worklist(user=request.user, show=show)[:WORKLIST_LENGTH],
+        "counts": counts,
+        "filters": [(key, name, counts[key]) for key, name in selectors.WORKLIST_FILTERS.items()],
+        "show": show,
+        "points": selectors.team_operating_points(user=request.user),
+        "length": WORKLIST_LENGTH,
+        "nav": "worklist",
+    }
+    template = "diagnosis/_worklist_body.html" if request.GET.get("fragment") else "diagnosis/worklist.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def agreement_dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff only: per model version, the AI's opinions against clinicians' current reads."""
+    if not request.user.is_staff:
+        raise PermissionDenied("The agreement dashboard is for staff.")
+    versions = agreement.agreement_by_version(selectors.agreement_pairs(user=request.user))
+    panels = [
+        {"entry": entry, "matrix_png": agreement.plot_matrix(entry), "weekly_png": agreement.plot_weekly(entry)}
+        for entry in versions
+    ]
+    return render(request, "diagnosis/agreement.html", {"panels": panels, "nav": "agreement"})
 
 
 @login_required
@@ -144,12 +174,43 @@ def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(user=request.user, pk=pk)
     audit_record(actor=request.user, action=Action.VIEW_CASE, obj=case, request=request)
+    return _case_page(request, case, SignOffForm())
+
+
+def _case_page(request: HttpRequest, case: Case, form: SignOffForm) -> HttpResponse:
     context = {
         "case": case,
         "radiographs": case.radiographs.all(),
+        "sign_off_form": form,
+        "operating_point": selectors.team_operating_point(team=case.team),
         "max_upload_bytes": settings.FRACTURE_MAX_UPLOAD_BYTES,
     }
-    return render(request, "diagnosis/case_detail.html", context)
+    return render(request, "diagnosis/case_detail.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def case_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(user=request.user, pk=pk)
+    form = SignOffForm(request.POST)
+    if _submitted(request, form, lambda data: services.case_sign_off(case=case, user=request.user, **data)):
+        messages.success(request, "Case signed off.")
+        return redirect("diagnosis:case-detail", pk=case.pk)
+    return _case_page(request, case, form)
+
+
+@login_required
+@require_GET
+def case_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The printable report: images, AI opinion at the team's operating point, reads, sign-off."""
+    case = selectors.case_get(user=request.user, pk=pk)
+    audit_record(actor=request.user, action=Action.VIEW_CASE, obj=case, request=request, report=True)
+    context = {
+        "case": case,
+        "radiographs": case.radiographs.all(),
+        "operating_point": selectors.team_operating_point(team=case.team),
+    }
+    return render(request, "diagnosis/report.html", context)
 
 
 @login_required
@@ -193,8 +254,39 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
     audit_record(actor=request.user, action=Action.VIEW_RADIOGRAPH, obj=radiograph, request=request)
-    context = {"radiograph": radiograph, "case": radiograph.case, "prediction": radiograph.current_prediction}
-    return render(request, "diagnosis/radiograph_detail.html", context)
+    return _radiograph_page(request, radiograph, ReviewForm())
+
+
+def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewForm) -> HttpResponse:
+    ids = selectors.case_radiograph_ids(user=request.user, case=radiograph.case)
+    position = ids.index(radiograph.pk)
+    context = {
+        "position": position + 1,
+        "total": len(ids),
+        "previous_id": ids[position - 1] if position > 0 else None,
+        "next_id": ids[position + 1] if position + 1 < len(ids) else None,
+        "radiograph": radiograph,
+        "case": radiograph.case,
+        "prediction": radiograph.current_prediction,
+        "reviews": selectors.review_history(user=request.user, radiograph=radiograph),
+        "review_form": form,
+    }
+    return render(request, "diagnosis/radiograph_detail.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def prediction_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a read against the prediction the clinician was shown (a re-run since does not move it)."""
+    prediction = selectors.prediction_get(user=request.user, pk=pk)
+    form = ReviewForm(request.POST)
+    review = _submitted(
+        request, form, lambda data: services.review_create(prediction=prediction, user=request.user, **data)
+    )
+    if review is None:
+        return _radiograph_page(request, selectors.radiograph_get(user=request.user, pk=prediction.radiograph_id), form)
+    messages.success(request, f"Your read ({review.get_read_display().lower()}) is recorded.")
+    return redirect("diagnosis:radiograph-detail", pk=prediction.radiograph_id)
 
 
 @login_required

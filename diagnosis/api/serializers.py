@@ -9,7 +9,17 @@ from rest_framework import serializers
 
 from diagnosis import selectors
 from diagnosis.forms import CLINICAL_QUESTION_MAX_LENGTH
-from diagnosis.models import BodyRegion, Case, Patient, Prediction, Radiograph, Sex
+from diagnosis.models import (
+    NOTE_MAX_LENGTH,
+    BodyRegion,
+    Case,
+    OperatingPoint,
+    Patient,
+    Prediction,
+    Radiograph,
+    Review,
+    Sex,
+)
 
 
 class _VisiblePrimaryKey(serializers.PrimaryKeyRelatedField):
@@ -84,9 +94,42 @@ class CaseUpdateInput(serializers.Serializer):
 # Radiographs and predictions ------------------------------------------------------------------
 
 
+class ReviewOutput(serializers.ModelSerializer):
+    reader = serializers.CharField(source="reader.username", read_only=True, help_text="Username of the clinician.")
+    agrees_with_ai = serializers.BooleanField(
+        read_only=True, allow_null=True, help_text="Null when the read is uncertain or the AI has no opinion."
+    )
+
+    class Meta:
+        model = Review
+        fields = ["id", "prediction", "reader", "read", "note", "agrees_with_ai", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewCreateInput(serializers.Serializer):
+    read = serializers.ChoiceField(choices=Review.Read.choices)
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=NOTE_MAX_LENGTH)
+
+
 class PredictionOutput(serializers.ModelSerializer):
     case = serializers.IntegerField(source="radiograph.case_id", read_only=True)
     url = serializers.SerializerMethodField()
+    reviews = ReviewOutput(many=True, read_only=True, help_text="Clinicians' reads, newest first (append-only).")
+    operating_point = serializers.ChoiceField(
+        choices=OperatingPoint.choices,
+        read_only=True,
+        help_text="The care team's operating point (model card threshold).",
+    )
+    operating_threshold = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="The model card's threshold at the team's operating point."
+    )
+    label_at_operating_point = serializers.ChoiceField(
+        source="label_at_point",
+        choices=Prediction.Label.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="`label` re-read at `operating_threshold`; `label` itself is what the model said at `threshold`.",
+    )
 
     class Meta:
         model = Prediction
@@ -106,6 +149,10 @@ class PredictionOutput(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "operating_point",
+            "operating_threshold",
+            "label_at_operating_point",
+            "reviews",
         ]
         read_only_fields = fields
 

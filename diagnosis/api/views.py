@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -144,6 +145,21 @@ class PredictionViewSet(_AuditedRetrieve, mixins.ListModelMixin, viewsets.Generi
 
     def get_queryset(self):
         return selectors.prediction_list(user=self.request.user)
+
+    @extend_schema(
+        request=s.ReviewCreateInput,
+        responses={201: s.ReviewOutput},
+        description=(
+            "Record your read of the image this prediction was made on. Append-only: a later read "
+            "supersedes an earlier one, which stays in `reviews` of the prediction."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="reviews", serializer_class=s.ReviewOutput)
+    def reviews(self, request: Request, pk: str) -> Response:
+        prediction = self.get_object()
+        data = _validated(s.ReviewCreateInput, request)
+        review = _call(services.review_create, prediction=prediction, user=request.user, **data)
+        return Response(s.ReviewOutput(review, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class TokenLoginView(ObtainAuthToken):

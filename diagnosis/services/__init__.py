@@ -17,6 +17,7 @@ from diagnosis.services.predictions import (
 )
 from diagnosis.services.radiographs import radiograph_upload
 from diagnosis.services.records import case_create, case_update, patient_create, patient_update
+from diagnosis.services.reviews import case_sign_off, review_create
 from diagnosis.validation import DuplicateRadiograph, UploadRejected
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "SweepResult",
     "UploadRejected",
     "case_create",
+    "case_sign_off",
     "case_update",
     "patient_create",
     "patient_update",
@@ -34,4 +36,5 @@ __all__ = [
     "prediction_run",
     "prediction_sweep_stale",
     "radiograph_upload",
+    "review_create",
 ]

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from diagnosis.models import OperatingPoint
+
 register = template.Library()
 
 
@@ -12,3 +14,9 @@ def percent(value: float | None) -> str:
         return ""
     digits = 1 if value >= 0.995 or value <= 0.005 else 0
     return f"{value * 100:.{digits}f}%"
+
+
+@register.filter
+def point_name(value: str | None) -> str:
+    """An operating point in words ("high_sensitivity" -> "High sensitivity")."""
+    return OperatingPoint(value).label if value in OperatingPoint.values else ""

@@ -46,5 +46,6 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "diagnosis.models.CaseStatus",
         "PredictionStatusEnum": "diagnosis.models.PredictionStatus",
+        "LabelEnum": "diagnosis.models.PredictionLabel",
     },
 }

@@ -9,6 +9,8 @@
   }
 
   function render(badge, data) {
+    // The badge follows the team's operating point when the API gives it (label_at_operating_point).
+    if (data.label_at_operating_point) data = Object.assign({}, data, { label: data.label_at_operating_point });
     badge.className = "result result-" + data.status + (data.label ? " label-" + data.label : "");
     badge.textContent = "";
     if (data.status === "succeeded") {
@@ -17,7 +19,8 @@
       prob.className = "prob";
       prob.textContent = percent(data.probability);
       badge.append(prob);
-      badge.title = "threshold " + data.threshold.toFixed(2) + ", model " + data.model_version;
+      var threshold = data.operating_threshold === undefined ? data.threshold : data.operating_threshold;
+      badge.title = "threshold " + threshold.toFixed(2) + ", model " + data.model_version;
       var row = badge.closest("tr");
       if (row && data.label === "fractured") row.classList.add("row-flag");
     } else {

@@ -125,10 +125,11 @@
     badge.setAttribute("data-name", radiograph.original_filename);
     var threshold = cell(row, undefined, "Threshold"), model = cell(row, undefined, "Model");
     var finished = cell(row, undefined, "Finished");
+    cell(row, "Not read yet", "Clinician's read").className = "muted";
     badge.addEventListener("prediction:update", function (e) {
       var p = e.detail;
       if (p.status !== "succeeded") return;
-      threshold.textContent = p.threshold.toFixed(2);
+      threshold.textContent = (p.operating_threshold === undefined ? p.threshold : p.operating_threshold).toFixed(2);
       model.textContent = p.model_version;
       finished.textContent = when(p.finished_at);
     });

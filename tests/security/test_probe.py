@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from diagnosis.models import Case, Patient, Prediction, Radiograph
+from diagnosis.models import Case, Patient, Prediction, Radiograph, Review, SignOff
 from tests.factories import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +141,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         "login": [Probe("get", "/accounts/login/", None, (200,))],
         "logout": [Probe("get", "/accounts/logout/", None, (405,))],  # POST would end the session
         "diagnosis:worklist": [Probe("get", "/", None, (200,))],
+        "diagnosis:agreement": [Probe("get", "/agreement/", None, (200,))],  # staff: own teams' reads only
         "diagnosis:patient-list": [Probe("get", "/patients/", {"q": "VICTIM"}, (200,))],
         "diagnosis:patient-create": [
             Probe("get", "/patients/new/", None, (200,)),
@@ -158,11 +159,16 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         "diagnosis:case-detail": [Probe("get", f"/cases/{c}/")],
         "diagnosis:case-edit": [Probe("get", f"/cases/{c}/edit/"), Probe("post", f"/cases/{c}/edit/", case_form)],
         "diagnosis:case-upload": [Probe("post", f"/cases/{c}/upload/", upload())],
+        "diagnosis:case-sign-off": [
+            Probe("post", f"/cases/{c}/sign-off/", {"impression": "x", "final_status": "no_fracture"})
+        ],
+        "diagnosis:case-report": [Probe("get", f"/cases/{c}/report/")],
         "diagnosis:radiograph-detail": [Probe("get", f"/radiographs/{r}/")],
         "diagnosis:radiograph-image": [
             Probe("get", f"/radiographs/{r}/image/"),
             Probe("get", f"/radiographs/{r}/image/?thumb=1"),
         ],
+        "diagnosis:prediction-review": [Probe("post", f"/predictions/{pr}/review/", {"read": "fracture"})],
         # API.
         "api-token": [
             Probe("post", "/api/v1/auth/token/", {"username": "dr_ada", "password": "guess"}, (400,), json=True)
@@ -191,6 +197,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
         ],
         "prediction-list": [Probe("get", "/api/v1/predictions/", {"case": c}, (200,))],
         "prediction-detail": [Probe("get", f"/api/v1/predictions/{pr}/")],
+        "prediction-reviews": [Probe("post", f"/api/v1/predictions/{pr}/reviews/", {"read": "fracture"}, json=True)],
         "prediction-fhir": [Probe("get", f"/api/v1/predictions/{pr}/fhir/")],
     }
     return {**probes, **_admin_probes(victim, outsider)}
@@ -223,6 +230,8 @@ def _snapshot() -> tuple:
         list(Case.objects.order_by("pk").values_list("pk", "patient", "team", "status", "body_region")),
         Radiograph.objects.count(),
         Prediction.objects.count(),
+        Review.objects.count(),
+        SignOff.objects.count(),
     )
 
 

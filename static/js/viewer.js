@@ -1,0 +1,180 @@
+// The radiograph viewer: zoom, pan and pinch come from Panzoom (static/vendor/panzoom-4.6.2);
+// this file adds the reading controls around it. Everything is display-only: CSS transforms and
+// filters on the <img>, the stored original is never touched.
+(function () {
+  "use strict";
+  var LEVELS = { brightness: [20, 300], contrast: [20, 400] };
+  var KEY_PAN_PX = 60;
+  var LEVEL_PER_PX = 0.5; // percent of brightness/contrast per pixel dragged
+
+  function clamp(value, range) { return Math.min(range[1], Math.max(range[0], value)); }
+
+  function isTyping(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function setUp(viewer) {
+    var stage = viewer.querySelector("#viewer-stage");
+    var pan = viewer.querySelector("#viewer-pan");
+    var img = viewer.querySelector("#viewer-image");
+    var sliders = {
+      brightness: viewer.querySelector("#viewer-brightness"),
+      contrast: viewer.querySelector("#viewer-contrast"),
+    };
+    var zoomLabel = viewer.querySelector("#viewer-zoom-value");
+    var declared = [parseInt(viewer.getAttribute("data-natural-width"), 10), parseInt(viewer.getAttribute("data-natural-height"), 10)];
+    var state = { rotation: 0, invert: false, levelTool: false };
+    var panzoom = window.Panzoom(pan, {
+      canvas: true, // drag anywhere on the stage, not only on the image
+      maxScale: 32,
+      minScale: 0.1,
+      step: 0.25,
+      cursor: "grab",
+      animate: false,
+    });
+
+    function natural() {
+      return img.naturalWidth ? [img.naturalWidth, img.naturalHeight] : declared;
+    }
+
+    // The fitted view fills the stage, small images included (upscaled for display only).
+    function layout() {
+      var size = natural();
+      if (!size[0] || !size[1] || !stage.clientWidth) return;
+      var k = Math.min(stage.clientWidth / size[0], stage.clientHeight / size[1]);
+      img.style.width = Math.round(size[0] * k) + "px";
+      img.style.height = Math.round(size[1] * k) + "px";
+    }
+
+    function button(action) { return viewer.querySelector('[data-action="' + action + '"]'); }
+
+    // A quarter turn swaps width and height: shrink the image so the fitted view still fits.
+    function rotationFit() {
+      if (state.rotation % 180 === 0 || !img.clientWidth || !img.clientHeight) return 1;
+      var w = img.clientWidth, h = img.clientHeight;
+      return Math.min(stage.clientWidth / h, stage.clientHeight / w);
+    }
+
+    function paint() {
+      var fit = rotationFit();
+      img.style.transform = "rotate(" + state.rotation + "deg)" + (fit !== 1 ? " scale(" + fit.toFixed(4) + ")" : "");
+      img.style.filter = "brightness(" + sliders.brightness.value + "%) contrast(" + sliders.contrast.value + "%)" +
+        (state.invert ? " invert(1)" : "");
+      viewer.querySelector("#viewer-brightness-value").textContent = sliders.brightness.value + "%";
+      viewer.querySelector("#viewer-contrast-value").textContent = sliders.contrast.value + "%";
+      button("invert").setAttribute("aria-pressed", String(state.invert));
+      button("tool").setAttribute("aria-pressed", String(state.levelTool));
+      stage.classList.toggle("level-tool", state.levelTool);
+    }
+
+    // Zoom as image pixels per screen pixel (100% = 1:1), which is what a reader means by zoom.
+    function showZoom() {
+      var shown = img.clientWidth * rotationFit() * panzoom.getScale();
+      zoomLabel.textContent = natural()[0] ? Math.round(shown / natural()[0] * 100) + "%" : "";
+      stage.setAttribute("data-scale", panzoom.getScale().toFixed(4));
+    }
+
+    function setLevel(name, value) {
+      sliders[name].value = String(Math.round(clamp(value, LEVELS[name])));
+      paint();
+    }
+
+    var actions = {
+      "zoom-in": function () { panzoom.zoomIn({ animate: false }); },
+      "zoom-out": function () { panzoom.zoomOut({ animate: false }); },
+      fit: function () { panzoom.reset({ animate: false }); },
+      actual: function () {
+        var shown = img.clientWidth * rotationFit();
+        if (shown) panzoom.zoom(natural()[0] / shown, { animate: false, force: true });
+      },
+      rotate: function () { state.rotation = (state.rotation + 90) % 360; paint(); panzoom.reset({ animate: false }); },
+      invert: function () { state.invert = !state.invert; paint(); },
+      tool: function () { state.levelTool = !state.levelTool; panzoom.setOptions({ disablePan: state.levelTool }); paint(); },
+      reset: function () {
+        state.rotation = 0; state.invert = false; state.levelTool = false;
+        sliders.brightness.value = "100"; sliders.contrast.value = "100";
+        panzoom.setOptions({ disablePan: false });
+        paint();
+        panzoom.reset({ animate: false });
+      },
+      fullscreen: function () {
+        if (document.fullscreenElement) document.exitFullscreen();
+        else if (viewer.requestFullscreen) viewer.requestFullscreen();
+      },
+    };
+
+    viewer.querySelectorAll("[data-action]").forEach(function (el) {
+      el.addEventListener("click", function () { actions[el.getAttribute("data-action")](); showZoom(); });
+    });
+    Object.keys(sliders).forEach(function (name) { sliders[name].addEventListener("input", paint); });
+    stage.addEventListener("wheel", panzoom.zoomWithWheel);
+    pan.addEventListener("panzoomchange", showZoom);
+    function refresh() { layout(); paint(); showZoom(); }
+    img.addEventListener("load", refresh);
+    window.addEventListener("resize", refresh);
+    document.addEventListener("fullscreenchange", function () {
+      button("fullscreen").textContent = document.fullscreenElement ? "Exit full screen" : "Full screen";
+      setTimeout(refresh, 50);
+    });
+
+    // Window/level by dragging: up/down brightness, left/right contrast. Runs in the capture phase,
+    // before Panzoom's own handler on the stage, so Shift+drag never pans.
+    var drag = null;
+    stage.addEventListener("pointerdown", function (e) {
+      if (!state.levelTool && !e.shiftKey) return;
+      if (!state.levelTool) panzoom.setOptions({ disablePan: true });
+      drag = { x: e.clientX, y: e.clientY, b: +sliders.brightness.value, c: +sliders.contrast.value, temporary: !state.levelTool };
+      stage.setPointerCapture(e.pointerId);
+      e.preventDefault();
+    }, true);
+    stage.addEventListener("pointermove", function (e) {
+      if (!drag) return;
+      sliders.contrast.value = String(Math.round(clamp(drag.c + (e.clientX - drag.x) * LEVEL_PER_PX, LEVELS.contrast)));
+      sliders.brightness.value = String(Math.round(clamp(drag.b - (e.clientY - drag.y) * LEVEL_PER_PX, LEVELS.brightness)));
+      paint();
+    });
+    function endDrag() {
+      if (drag && drag.temporary) panzoom.setOptions({ disablePan: false });
+      drag = null;
+    }
+    stage.addEventListener("pointerup", endDrag);
+    stage.addEventListener("pointercancel", endDrag);
+
+    var keys = {
+      "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", "_": "zoom-out", "0": "fit", "1": "actual",
+      r: "rotate", R: "rotate", i: "invert", I: "invert", w: "tool", W: "tool", f: "fullscreen", F: "fullscreen",
+      Escape: "reset",
+    };
+    var arrows = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+    document.addEventListener("keydown", function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
+      if (e.key === "Escape" && document.fullscreenElement) return; // the browser leaves full screen
+      if (keys[e.key]) {
+        actions[keys[e.key]]();
+      } else if (arrows[e.key] && e.target === stage) {
+        var scale = panzoom.getScale();
+        panzoom.pan(arrows[e.key][0] * KEY_PAN_PX / scale, arrows[e.key][1] * KEY_PAN_PX / scale, { relative: true, force: true });
+      } else if (e.key === "b" || e.key === "B") {
+        setLevel("brightness", +sliders.brightness.value + (e.shiftKey ? -10 : 10));
+      } else if (e.key === "c" || e.key === "C") {
+        setLevel("contrast", +sliders.contrast.value + (e.shiftKey ? -10 : 10));
+      } else if (e.key === "PageUp" || e.key === "PageDown") {
+        var link = document.getElementById(e.key === "PageUp" ? "viewer-previous" : "viewer-next");
+        if (link) window.location.assign(link.href);
+        else return;
+      } else {
+        return;
+      }
+      e.preventDefault();
+      showZoom();
+    });
+
+    refresh();
+    viewer.classList.add("viewer-ready");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var viewer = document.getElementById("viewer");
+    if (viewer && window.Panzoom) setUp(viewer);
+  });
+})();

@@ -1,0 +1,132 @@
+"""The radiograph viewer and the review form in Chromium: zoom, pan, window/level, invert, rotate,
+keyboard shortcuts, next image, a read recorded with the keyboard only, axe-core, screenshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from playwright.sync_api import expect
+
+from diagnosis.models import Review
+from tests.factories import CaseFactory, PatientFactory, PredictionFactory, RadiographFactory, UserFactory, image_bytes
+from tests.web.browser import DESKTOP, PASSWORD, PHONE, SCREENSHOTS, axe_violations, horizontal_overflow, log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def images(team):
+    UserFactory(username="dr_viewer", teams=[team], password=PASSWORD)
+    case = CaseFactory(patient=PatientFactory(team=team, name="Grace Hopper"), team=team)
+    made = []
+    for n, name in enumerate(["pa.png", "lateral.png"], start=1):
+        radiograph = RadiographFactory(
+            case=case, original_filename=name, content=image_bytes(size=(400, 300), variant=n), width=400, height=300
+        )
+        PredictionFactory(radiograph=radiograph, fractured=True, model_version="20261128-065535-default")
+        made.append(radiograph)
+    return made  # made[1] is the newest: the case lists it first
+
+
+def _scale(page) -> float:
+    return float(page.get_attribute("#viewer-stage", "data-scale"))
+
+
+def _open(page, url: str, radiograph) -> None:
+    page.goto(f"{url}/radiographs/{radiograph.pk}/")
+    page.wait_for_selector("#viewer.viewer-ready")
+    page.wait_for_selector("#viewer-image")
+    assert page.evaluate("document.getElementById('viewer-image').complete")
+
+
+def test_viewer_controls_change_the_display_only(new_page, live_server, images):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, live_server.url, "dr_viewer")
+    newest = images[1]
+    stored = hashlib.sha256(newest.image.open("rb").read()).hexdigest()
+    _open(page, live_server.url, newest)
+    assert _scale(page) == 1
+
+    page.click("[data-action=zoom-in]")
+    assert _scale(page) > 1
+    assert "scale(" in page.eval_on_selector("#viewer-pan", "e => e.style.transform")
+    page.click("[data-action=fit]")
+    assert _scale(page) == 1
+
+    page.hover("#viewer-stage")
+    page.mouse.wheel(0, -300)
+    expect(page.locator("#viewer-stage")).not_to_have_attribute("data-scale", "1.0000")  # CSP: no eval of a predicate
+    assert _scale(page) > 1
+
+    page.click("[data-action=fit]")
+    box = page.locator("#viewer-stage").bounding_box()
+    before = page.eval_on_selector("#viewer-pan", "e => e.style.transform")
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 80, cy + 40, steps=5)
+    page.mouse.up()
+    assert page.eval_on_selector("#viewer-pan", "e => e.style.transform") != before, "dragging pans"
+
+    page.click("[data-action=invert]")
+    assert "invert(1)" in page.eval_on_selector("#viewer-image", "e => e.style.filter")
+    assert page.get_attribute("[data-action=invert]", "aria-pressed") == "true"
+
+    page.focus("#viewer-stage")
+    page.keyboard.press("i")
+    assert "invert" not in page.eval_on_selector("#viewer-image", "e => e.style.filter")
+    page.keyboard.press("r")
+    assert "rotate(90deg)" in page.eval_on_selector("#viewer-image", "e => e.style.transform")
+    page.keyboard.press("+")
+    assert _scale(page) > 1
+    page.keyboard.press("1")
+    assert page.inner_text("#viewer-zoom-value") == "100%", "1:1 is one image pixel per screen pixel"
+
+    page.keyboard.press("w")  # window/level: drag up brightens, drag right raises the contrast
+    assert page.get_attribute("[data-action=tool]", "aria-pressed") == "true"
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 60, cy - 100, steps=5)
+    page.mouse.up()
+    assert int(page.input_value("#viewer-brightness")) > 100 and int(page.input_value("#viewer-contrast")) > 100
+    assert "brightness(150%)" in page.eval_on_selector("#viewer-image", "e => e.style.filter")
+
+    page.keyboard.press("Escape")
+    assert (page.input_value("#viewer-brightness"), page.input_value("#viewer-contrast")) == ("100", "100")
+    assert _scale(page) == 1 and "rotate(0deg)" in page.eval_on_selector("#viewer-image", "e => e.style.transform")
+    assert "Keyboard shortcuts" in page.inner_text("#viewer-keys")
+    assert hashlib.sha256(newest.image.open("rb").read()).hexdigest() == stored, "the original is untouched"
+
+    page.keyboard.press("PageDown")
+    page.wait_for_url(f"**/radiographs/{images[0].pk}/#viewer")
+    assert "Image 2 of 2" in page.inner_text(".viewer-nav")
+
+
+def test_a_read_is_recorded_with_the_keyboard_only(new_page, live_server, images):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, live_server.url, "dr_viewer")
+    _open(page, live_server.url, images[1])
+    page.focus("#id_read_0")  # the first choice, reached with Tab in normal use
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Cortical break, distal radius.")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Record read"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Agrees with the AI")
+    review = Review.objects.get()
+    assert (review.read, review.note) == ("fracture", "Cortical break, distal radius.")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_radiograph_page_passes_axe_and_fits(new_page, live_server, images, size):
+    viewport = DESKTOP if size == "desktop" else PHONE
+    page = new_page(viewport=viewport)
+    log_in(page, live_server.url, "dr_viewer")
+    _open(page, live_server.url, images[1])
+    assert axe_violations(page) == []
+    assert horizontal_overflow(page) <= 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"radiograph-viewer-{size}.png"), full_page=True)
