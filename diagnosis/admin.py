@@ -57,7 +57,7 @@ class _AdminMedia:
         css = {"all": ["css/admin.css"]}
 
 
-class _ReadOnly:
+class ReadOnly:
     """Records written by services or the model: visible for audit, never edited here."""
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -102,7 +102,7 @@ class PatientAdmin(_ScopedChoices, admin.ModelAdmin):
         return False
 
 
-class RadiographInline(_ReadOnly, admin.TabularInline):
+class RadiographInline(ReadOnly, admin.TabularInline):
     model = Radiograph
     extra = 0
     fields = ("thumbnail", "original_filename", "format", "width", "height", "uploaded_at")
@@ -130,7 +130,7 @@ class CaseAdmin(_ScopedChoices, _AdminMedia, admin.ModelAdmin):
         return False
 
 
-class PredictionInline(_Percentages, _ReadOnly, admin.TabularInline):
+class PredictionInline(_Percentages, ReadOnly, admin.TabularInline):
     model = Prediction
     extra = 0
     fields = (
@@ -141,7 +141,7 @@ class PredictionInline(_Percentages, _ReadOnly, admin.TabularInline):
 
 
 @admin.register(Radiograph)
-class RadiographAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
+class RadiographAdmin(_AdminMedia, ReadOnly, admin.ModelAdmin):
     list_display = ("id", "thumbnail", "case", "original_filename", "format", "width", "height", "uploaded_at")
     list_filter = ("format", ("case__team", admin.RelatedOnlyFieldListFilter), "uploaded_at")
     search_fields = ("case__patient__mrn", "sha256")
@@ -170,7 +170,7 @@ class RadiographAdmin(_AdminMedia, _ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(_Percentages, _AdminMedia, _ReadOnly, admin.ModelAdmin):
+class PredictionAdmin(_Percentages, _AdminMedia, ReadOnly, admin.ModelAdmin):
     list_display = (
         "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent",
         "model_version", "created_at", "finished_at",
@@ -199,7 +199,7 @@ class PredictionAdmin(_Percentages, _AdminMedia, _ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(_ReadOnly, admin.ModelAdmin):
+class ReviewAdmin(ReadOnly, admin.ModelAdmin):
     """Clinicians' reads, for audit: append-only, so read-only here too."""
 
     list_display = ("id", "prediction", "reader", "read", "agrees_with_ai", "created_at")
@@ -216,7 +216,7 @@ class ReviewAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(SignOff)
-class SignOffAdmin(_ReadOnly, admin.ModelAdmin):
+class SignOffAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("id", "case", "final_status", "signed_by", "created_at")
     list_filter = ("final_status", "created_at")
     search_fields = ("case__patient__mrn", "signed_by__username")
@@ -227,7 +227,7 @@ class SignOffAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(_ReadOnly, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnly, admin.ModelAdmin):
     """The audit trail, for administrators: read-only for everyone, superusers included.
 
     Staff need the ``diagnosis.view_auditevent`` permission; those who are not superusers see

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from diagnosis import selectors
+from diagnosis.admin import ReadOnly  # the admin module imports this one last, after ReadOnly exists
 from diagnosis.models import CaseFlag, DicomCallingAE, DicomInstance
 
 
@@ -42,15 +43,8 @@ def _scoped(queryset: QuerySet, request: HttpRequest, team_path: str) -> QuerySe
     return queryset.filter(**{f"{team_path}__in": selectors.user_teams(user=request.user)})
 
 
-class _ReadOnlyRecord(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class _ReadOnlyRecord(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 @admin.register(DicomInstance)
