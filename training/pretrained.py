@@ -10,6 +10,7 @@ pinned by its SHA-256, so a different file is refused before it is parsed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import pickle
@@ -137,7 +138,9 @@ def read_state_dict(data: bytes) -> dict[str, np.ndarray]:
         view = np.lib.stride_tricks.as_strided(
             base[t.offset :], shape=t.size, strides=tuple(s * itemsize for s in t.stride), writeable=False
         )
-        out[str(name)] = np.array(view, dtype=np.float32)
+        array = np.array(view, dtype=np.float32)
+        array.flags.writeable = False
+        out[str(name)] = array
     return out
 
 
@@ -152,8 +155,20 @@ def _header(stream):
 
 
 def load_efficientnet_lite0(path: Path | None = None) -> dict[str, np.ndarray]:
-    """The pinned ImageNet weights as ``{name: array}`` in PyTorch's layouts (OIHW, ...)."""
-    path = Path(path) if path else weights_path()
+    """The pinned ImageNet weights as ``{name: array}`` in PyTorch's layouts (OIHW, ...).
+
+    The installed file is read, hashed and parsed once per process (a training run builds the
+    trunk and ten heads from it); the arrays are read-only so no caller can change the shared copy.
+    """
+    return _installed_weights() if path is None else _load(Path(path))
+
+
+@functools.cache
+def _installed_weights() -> dict[str, np.ndarray]:
+    return _load(weights_path())
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
     try:
         data = path.read_bytes()
     except OSError as exc:
