@@ -34,8 +34,8 @@ def _small_fold(arch, recipe, spec, train, held_out, seed):
     """One network of the given recipe, trained on ``train`` for the recipe's epochs."""
     import numpy as np
 
-    from training.imaging import DIHEDRAL, view
-    from training.inference import batched_probabilities
+    from inference.imaging import DIHEDRAL, view
+    from training.forward import batched_probabilities
     from training.trainer import fit_fixed_schedule
 
     model = fit_fixed_schedule(arch, recipe, spec, train, seed=seed)

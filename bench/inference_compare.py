@@ -1,8 +1,8 @@
 """The served model vs the prototype's seed network: CPU inference time per image and file size.
 
 Both are measured in one process, one after the other, on the same random inputs, in both
-runtimes the project has: TensorFlow's compiled graph (training.inference.batched_probabilities,
-with the card's test-time views for the served model) and LiteRT (training.serving, what the
+runtimes the project has: TensorFlow's compiled graph (training.forward.batched_probabilities,
+with the card's test-time views for the served model) and LiteRT (inference.runtime, what the
 worker serves). The seed network is built at its own input size (150 px RGB); its weights do not
 change its speed or file size, so untrained weights are used.
 
@@ -47,10 +47,12 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from training.inference import batched_probabilities, load_keras_model
+    from inference.cards import read_card
+    from inference.registry import model_file, resolve_version_dir
+    from inference.runtime import LiteModel
+    from training.forward import batched_probabilities, load_keras_model
     from training.networks import build_seed, input_spec
-    from training.registry import model_file, read_card, resolve_version_dir
-    from training.serving import LiteModel, export_serving
+    from training.serving import export_serving
 
     version_dir = resolve_version_dir(args.model)
     card = read_card(version_dir)

@@ -56,7 +56,7 @@ def api(method: str, url: str, token: str | None = None, body: bytes | None = No
 
 def usable_images() -> list[Path]:
     """The test split's X-rays that the upload check accepts (a few dataset JPEGs are truncated)."""
-    from training.imaging import ImageDecodeError, open_image
+    from inference.imaging import ImageDecodeError, open_image
 
     def accepted(path: Path) -> bool:
         try:

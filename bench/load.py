@@ -88,7 +88,7 @@ def choose_model(tmp: Path) -> tuple[dict[str, str], str]:
     """Environment that selects the model, and a line saying which one."""
     from django.conf import settings
 
-    from training.registry import ModelUnavailable, resolve_version_dir
+    from inference.registry import ModelUnavailable, resolve_version_dir
 
     try:
         folder = resolve_version_dir()

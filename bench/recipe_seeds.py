@@ -26,11 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def view_scores(version_dir: Path, val) -> dict[str, list[float]]:
     import numpy as np
 
+    from inference.cards import read_card
+    from inference.imaging import VIEWS
+    from inference.registry import model_file
     from training.dataset import as_float
-    from training.imaging import VIEWS
-    from training.inference import batched_probabilities, load_keras_model
+    from training.forward import batched_probabilities, load_keras_model
     from training.metrics import auroc, group_scores
-    from training.registry import model_file, read_card
 
     card = read_card(version_dir)
     model = load_keras_model(model_file(version_dir, card))

@@ -69,10 +69,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from inference.cards import read_card
+    from inference.registry import model_file, resolve_version_dir
     from training.cache import ImageCache
     from training.dataset import as_float, load_split
-    from training.inference import batched_probabilities, load_keras_model
-    from training.registry import model_file, read_card, resolve_version_dir
+    from training.forward import batched_probabilities, load_keras_model
 
     print(f"high-sensitivity cut chosen on half of val's groups, scored on the other half ({args.rounds} splits)")
     print(f"{'version':<28}{'rule':<17}{'sens mean':>10}{'sens p10':>10}{'P(>=0.90)':>11}{'spec mean':>11}")

@@ -41,7 +41,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 
 from diagnosis.models import Case, OperatingPoint, Patient, Prediction, Radiograph, Review, SignOff, TeamSettings
-from training.models import ModelVersion
+from inference.models import ModelVersion
 
 User = AbstractBaseUser | AnonymousUser
 

@@ -13,10 +13,10 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from diagnosis.dicom.decoding import open_radiograph_image
 from diagnosis.metadata import strip_metadata
 from diagnosis.models import IMAGE_CONTENT_TYPES, IMAGE_EXTENSIONS, ImageFormat, Radiograph
-from training.imaging import to_grey
+from inference.dicom import open_radiograph_image
+from inference.imaging import to_grey
 
 THUMB_SIZE = 256
 

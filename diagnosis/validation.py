@@ -1,7 +1,7 @@
 """Upload validation for radiographs: size, content sniffing, pixel limit, full decode.
 
-Decoding itself lives in ``training.imaging`` (shared with training and serving, no TensorFlow)
-and, for DICOM, in ``diagnosis.dicom.decoding``.
+Decoding itself lives in ``inference.imaging`` (shared with training and serving, no TensorFlow)
+and, for DICOM, in ``inference.dicom``.
 The client's filename and extension are never trusted: the bytes decide the format.
 """
 
@@ -18,9 +18,9 @@ from django.core.files import File
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.utils import timezone
 
-from diagnosis.dicom.decoding import DICOM_SNIFF_BYTES, DicomHeader, DicomRejected, decode_dicom, is_dicom
 from diagnosis.models import ImageFormat, Radiograph
-from training.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
+from inference.dicom import DICOM_SNIFF_BYTES, DicomHeader, DicomRejected, decode_dicom, is_dicom
+from inference.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
 ACCEPTED_FORMATS = tuple(ImageFormat.values)
 _CHUNK = 64 * 1024

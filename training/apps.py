@@ -5,11 +5,4 @@ from django.apps import AppConfig
 
 class TrainingConfig(AppConfig):
     name = "training"
-    verbose_name = "Training and model registry"
-
-    def ready(self) -> None:
-        from django.core import checks
-
-        from training.checks import model_check
-
-        checks.register(model_check, "fracture_model")
+    verbose_name = "Training"

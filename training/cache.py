@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training.imaging import ImageDecodeError, open_image, to_model_input
+from inference.imaging import ImageDecodeError, open_image, to_model_input
 
 if TYPE_CHECKING:
     from training.dataset import ImageFile

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-EPS = 1e-6
+from inference.calibration import EPS, apply, logit
+
+__all__ = ["METHODS", "apply", "cross_fitted", "fit", "log_loss", "logit"]
+
 METHODS = ("temperature", "platt")
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
-
-
-def apply(p: np.ndarray, a: float, b: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(a * logit(p) + b)))
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:

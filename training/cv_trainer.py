@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.cards import write_card
+from inference.imaging import DIHEDRAL, VIEWS
+from inference.registry import MODEL_NAME, models_root, staged_version_folder
 from training import calibration
-from training.cards import write_card
 from training.crossval import fold_ids, pooled, subset
 from training.dataset import as_float
-from training.imaging import DIHEDRAL, VIEWS
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.pretrained import PROVENANCE
-from training.registry import MODEL_NAME, models_root
 from training.serving import SERVING_NAME, export_serving
 from training.trainer import (
     Log,
@@ -36,7 +36,6 @@ from training.trainer import (
     library_versions,
     prepare_data,
     run_facts,
-    staged_version_folder,
 )
 from training.transfer import HeadRecipe
 
@@ -127,7 +126,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
     tta = list(VIEWS) if recipe.test_time_views else []
     p_test = None
     if len(test.files):
-        from training.inference import batched_probabilities
+        from training.forward import batched_probabilities
 
         p_test = calibration.apply(batched_probabilities(serving, as_float(test.x), tta), cal["a"], cal["b"])
         metrics["test"] = evaluate_predictions(test.y, p_test, test.groups, test.rotated, thresholds)
@@ -167,7 +166,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             "parameters": int(serving.count_params()),
             "input": spec,
             "preprocessing": (
-                "training.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: grey via one "
+                "inference.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: grey via one "
                 f"conversion for every mode, letterbox to {spec['size']}px, scaled to [0, 1]; inside the network "
                 "(x * 255 - 127) / 128 as the ImageNet weights expect"
             ),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.imaging import VIEWS
 from training.cache import ImageCache
 from training.dataset import counts_table, load_split
-from training.imaging import VIEWS
 from training.metrics import evaluate_predictions
 from training.trainer import Log
 
@@ -26,8 +26,8 @@ def evaluate_version(
     """
     if transform != "none" and transform not in VIEWS:
         raise ValueError(f"unknown transform {transform!r}; choose from none, {', '.join(VIEWS)}")
+    from inference.predictor import get_predictor
     from training.dataset import as_float
-    from training.inference import get_predictor
     from training.plots import confusion_plot, roc_plot
 
     predictor = get_predictor(version)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.imaging import DIHEDRAL, view
 from training.cache import PREPROCESS_VERSION
-from training.imaging import DIHEDRAL, view
 from training.pretrained import WEIGHTS_SHA256
 
 BATCH = 64

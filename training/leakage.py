@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from scipy.fft import dct
 
-from training.imaging import to_grey
+from inference.imaging import to_grey
 
 # The shared dataset groups images within 4 bits (of 64) under rotation/flip; same rule here.
 NEAR_BITS = 4

@@ -13,12 +13,12 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from inference.cards import write_card
+from inference.registry import models_root, resolve_version_dir, staged_version_folder
 from training.cache import ImageCache
-from training.cards import write_card
 from training.dataset import SPLITS, as_float, load_splits
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
-from training.registry import models_root, resolve_version_dir
-from training.trainer import Log, TrainResult, data_fingerprint, staged_version_folder
+from training.trainer import Log, TrainResult, data_fingerprint
 
 # Depend on the thresholds, so they are made anew; every other file is copied unchanged.
 REDRAWN = ("card.json", "confusion_matrix.png")
@@ -31,7 +31,7 @@ class DataMismatchError(ValueError):
 def rethreshold_version(
     *, data: Path, version: str | None = None, cache_dir: Path | None = None, log: Log = print
 ) -> TrainResult:
-    from training.inference import get_predictor
+    from inference.predictor import get_predictor
     from training.plots import confusion_plot
 
     source_dir = resolve_version_dir(version)

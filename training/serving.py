@@ -1,26 +1,13 @@
-"""The serving form of a model version: a LiteRT flatbuffer exported from its Keras file.
-
-TensorFlow's own CPU path spends most of a single-image prediction on per-call overhead (about
-3.7 ms for the default network, whose arithmetic takes a fraction of that); the LiteRT
-interpreter runs the same graph and weights in about 0.6 ms, and a worker that serves through it
-never imports TensorFlow. The Keras file stays the source of truth for evaluation and retraining;
-``tests/training`` checks that both give the same probabilities.
-"""
+"""Export a Keras model to the LiteRT serving file that ``inference.runtime`` runs."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
-import numpy as np
+from inference.runtime import SERVING_NAME
 
-from training.registry import ModelUnavailable
-
-SERVING_NAME = "model.tflite"
-
-
-FLATBUFFER_ID = b"TFL3"  # bytes 4..8 of every LiteRT model file
+__all__ = ["SERVING_NAME", "export_serving"]
 
 
 def export_serving(model, path: Path) -> dict:
@@ -38,44 +25,3 @@ def export_serving(model, path: Path) -> dict:
         "serving_file_bytes": len(data),
         "serving_file_sha256": hashlib.sha256(data).hexdigest(),
     }
-
-
-def serving_file_problem(path: Path, sha256: str | None) -> str | None:
-    """Why the serving file cannot be used, judged from its bytes alone; None when it looks sound."""
-    if not path.is_file():
-        return f"{path} is missing"
-    data = path.read_bytes()
-    if data[4:8] != FLATBUFFER_ID:
-        return f"{path} is not a LiteRT model file"
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        return f"{path} is damaged (its SHA-256 differs from the model card's)"
-    return None
-
-
-class LiteModel:
-    """Callable like a Keras model on an NHWC float32 batch; returns one probability per row."""
-
-    def __init__(self, path: Path):
-        if not Path(path).is_file():
-            raise ModelUnavailable(f"model file missing: {path}")
-        from ai_edge_litert.interpreter import Interpreter
-
-        try:
-            # One thread: a worker predicts one image at a time, and several worker processes
-            # share the machine's cores.
-            self._interpreter = Interpreter(model_path=str(path), num_threads=1)
-            self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelUnavailable(f"model file {path} cannot be loaded: {exc}") from exc
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._lock = threading.Lock()  # an interpreter must not run two invocations at once
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        out = np.empty(len(batch), dtype=np.float32)
-        with self._lock:
-            for row, x in enumerate(batch):
-                self._interpreter.set_tensor(self._input, np.ascontiguousarray(x[None], dtype=np.float32))
-                self._interpreter.invoke()
-                out[row] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
-        return out

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.cards import write_card
-from training.registry import MODEL_NAME
+from inference.cards import write_card
+from inference.registry import MODEL_NAME
 from training.serving import SERVING_NAME, export_serving
 
 

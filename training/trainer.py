@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from inference.cards import write_card
+from inference.registry import MODEL_NAME, models_root, staged_version_folder
 from training.cache import ImageCache
-from training.cards import write_card
 from training.dataset import SPLITS, SplitData, as_float, counts_table, load_splits
 from training.leakage import check_leakage, format_report
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.recipes import RECIPES
-from training.registry import MODEL_NAME, models_root
 from training.serving import SERVING_NAME, export_serving
 
 Log = Callable[[str], None]
@@ -66,30 +64,6 @@ def data_fingerprint(data: dict[str, SplitData]) -> str:
     """Digest of which bytes sit in which split with which label: same data, same fingerprint."""
     rows = sorted(f"{s}|{f.label}|{f.sha256}" for s, d in data.items() for f in d.files)
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
-
-
-def new_version_name(root: Path, arch: str) -> str:
-    base = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{arch}"
-    name, n = base, 1
-    while (root / name).exists():
-        n += 1
-        name = f"{base}-{n}"
-    return name
-
-
-@contextmanager
-def staged_version_folder(root: Path, arch: str):
-    """A new version's name and a temporary path to fill: renamed to the name when the block
-    completes, removed if it fails, so no half-written version is ever served."""
-    root.mkdir(parents=True, exist_ok=True)
-    name = new_version_name(root, arch)
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    try:
-        yield tmp, name
-        tmp.rename(root / name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def cpu_description() -> dict:
@@ -183,7 +157,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     import tensorflow as tf
 
     from training.callbacks import ProgressBar
-    from training.inference import batched_probabilities
+    from training.forward import batched_probabilities
     from training.networks import combine, input_spec
     from training.pipeline import sample_weights
     from training.plots import confusion_plot, roc_plot, training_curves
@@ -267,7 +241,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
             "parameters": int(model.count_params()),
             "input": spec,
             "preprocessing": (
-                "training.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: "
+                "inference.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: "
                 f"{spec['color']} via one conversion for every mode (alpha over black, 16-bit scaled), "
                 f"{spec['resize']} to {spec['size']}px, scaled to [0, 1]"
                 + ("; per-image standardisation inside the network" if recipe["network"].get("standardize") else "")
@@ -321,7 +295,7 @@ def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_membe
     import keras
 
     from training.callbacks import ValidationAUROC, WeightEMA
-    from training.inference import batched_probabilities
+    from training.forward import batched_probabilities
     from training.networks import build
     from training.pipeline import make_augmenter, train_dataset
 

@@ -28,7 +28,7 @@ from pynetdicom import AE, evt
 from pynetdicom import sop_class as sop
 from pynetdicom.events import Event
 
-from diagnosis.dicom.decoding import SUPPORTED_TRANSFER_SYNTAXES
+from inference.dicom import SUPPORTED_TRANSFER_SYNTAXES
 
 logger = logging.getLogger("diagnosis.dicom.node")
 

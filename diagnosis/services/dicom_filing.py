@@ -17,12 +17,12 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from diagnosis.audit import Action, audit_record
-from diagnosis.dicom.decoding import DicomHeader
 from diagnosis.models import BodyRegion, Case, DicomStudy, Patient, Radiograph, Sex
 from diagnosis.services.dicom_records import dicom_instance_existing
 from diagnosis.services.radiographs import radiograph_store
 from diagnosis.services.records import save_validated
 from diagnosis.validation import UploadRejected, validate_radiograph
+from inference.dicom import DicomHeader
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import re
 
 from django.contrib.auth.models import Group
 
-from diagnosis.dicom.decoding import DicomHeader
 from diagnosis.models import Case, CaseFlag, DicomInstance, DicomStudy, Patient, Radiograph
+from inference.dicom import DicomHeader
 
 
 def dicom_instance_existing(*, team: Group, header: DicomHeader) -> Radiograph | None:

@@ -1,6 +1,6 @@
 """Predictions: enqueue, claim and run exactly once, re-run on request, recover stale rows.
 
-The network is reached only through ``training.inference``, imported inside ``prediction_run``
+The network is reached only through ``inference.predictor``, imported inside ``prediction_run``
 so that web processes never import TensorFlow.
 """
 
@@ -122,9 +122,9 @@ def prediction_run(*, prediction_id: int) -> None:
     if not prediction_claim(prediction_id=prediction_id):
         logger.info("prediction %s already claimed or finished; nothing to do", prediction_id)
         return
-    from diagnosis.dicom.decoding import open_radiograph_image
-    from training.imaging import ImageDecodeError
-    from training.inference import ModelUnavailable, get_predictor
+    from inference.dicom import open_radiograph_image
+    from inference.imaging import ImageDecodeError
+    from inference.predictor import ModelUnavailable, get_predictor
 
     try:
         prediction = Prediction.objects.select_related("radiograph__case").get(pk=prediction_id)

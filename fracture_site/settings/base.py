@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "diagnosis",
+    "inference",
     "training",
 ]
 

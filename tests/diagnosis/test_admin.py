@@ -98,25 +98,25 @@ CARD = {  # the shape `retrain` writes (training/cards.py), figures made up
 
 @pytest.fixture
 def model_version(db):
-    from training.services import model_version_register
+    from inference.services import model_version_register
 
     return model_version_register(card=CARD)
 
 
 def test_model_versions_cannot_be_deleted(admin_client_with_data, model_version):
     client, _ = admin_client_with_data
-    assert client.get(f"/admin/training/modelversion/{model_version.pk}/delete/").status_code == 403
-    assert client.post(f"/admin/training/modelversion/{model_version.pk}/delete/", {"post": "yes"}).status_code == 403
-    listing = client.get("/admin/training/modelversion/")
+    assert client.get(f"/admin/inference/modelversion/{model_version.pk}/delete/").status_code == 403
+    assert client.post(f"/admin/inference/modelversion/{model_version.pk}/delete/", {"post": "yes"}).status_code == 403
+    listing = client.get("/admin/inference/modelversion/")
     assert "delete_selected" not in listing.content.decode()
     data = {"action": "delete_selected", "_selected_action": [model_version.pk], "post": "yes"}
-    client.post("/admin/training/modelversion/", data)
+    client.post("/admin/inference/modelversion/", data)
     assert type(model_version).objects.filter(pk=model_version.pk).exists()
 
 
 def test_model_version_page_is_a_readable_card_with_the_json_folded(admin_client_with_data, model_version):
     client, _ = admin_client_with_data
-    html = client.get(f"/admin/training/modelversion/{model_version.pk}/change/").content.decode()
+    html = client.get(f"/admin/inference/modelversion/{model_version.pk}/change/").content.decode()
     summary = html[html.index('class="model-card"') : html.index("Raw model card (JSON)")]
     expected = ["AUROC per group", "0.942 [0.844, 1.000]", "0.770 [0.466, 0.987]", "balanced: 0.689 / 0.643",
                 "0.0928 (default)", "160 \u00d7 160 px, grey", "24 epochs", "epoch 19 kept", "18.2 min on 2 CPUs",

@@ -39,7 +39,7 @@ def test_run_with_a_real_tiny_model_stores_the_result(tiny_model):
 
 def test_second_delivery_is_a_quiet_no_op(monkeypatch):
     prediction = PredictionFactory(fractured=True)
-    monkeypatch.setattr("training.inference.get_predictor", lambda: pytest.fail("model must not run"))
+    monkeypatch.setattr("inference.predictor.get_predictor", lambda: pytest.fail("model must not run"))
     tasks.predict.run(prediction.pk)
     prediction.refresh_from_db()
     assert (prediction.status, prediction.attempts) == (Status.SUCCEEDED, 0)
@@ -47,7 +47,7 @@ def test_second_delivery_is_a_quiet_no_op(monkeypatch):
 
 def test_a_run_taken_over_midway_does_not_write_its_result(tiny_model, monkeypatch):
     """A run that outlived the time limit lost the row to a newer run: only the newer one writes."""
-    from training.inference import get_predictor
+    from inference.predictor import get_predictor
 
     prediction = PredictionFactory()
     predictor = get_predictor()

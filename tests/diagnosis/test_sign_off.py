@@ -8,8 +8,8 @@ from django.http import Http404
 
 from diagnosis import selectors, services
 from diagnosis.models import AppendOnly, AuditEvent, SignOff, TeamSettings
+from inference.models import ModelVersion
 from tests.factories import CaseFactory, PredictionFactory, RadiographFactory, UserFactory, image_bytes
-from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from diagnosis import selectors, services
 from diagnosis.models import Case, TeamSettings
+from inference.models import ModelVersion
 from tests.factories import CaseFactory, PredictionFactory, UserFactory
-from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydicom import uid
 
-from diagnosis.dicom.decoding import DicomRejected, decode_dicom, is_dicom, open_radiograph_image, person_name
+from inference.dicom import DicomRejected, decode_dicom, is_dicom, open_radiograph_image, person_name
+from inference.imaging import to_model_input
 from tests.dicom import builders
-from training.imaging import to_model_input
 
 SPEC = {"size": 64, "color": "grey", "resize": "letterbox"}
 

@@ -13,7 +13,7 @@ import time
 from PIL import Image
 
 from fracture_site.celery import app
-from training import inference
+from inference import predictor as inference
 
 _DELAY_S = float(os.environ["FRACTURE_TEST_PREDICT_DELAY_S"])
 _predict_images = inference.Predictor.predict_images

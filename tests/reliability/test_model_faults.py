@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from diagnosis.models import Prediction
+from inference.checks import model_check
 from tests.factories import CaseFactory
 from tests.reliability.helpers import api_upload, prediction_status, wait_for
-from training.checks import model_check
 
 ROOT = Path(__file__).resolve().parents[2]
 GARBAGE = b"this is not a keras archive \x00\xff" * 64

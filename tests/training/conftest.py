@@ -74,7 +74,7 @@ def serve_models(settings, trained_version):
     settings.FRACTURE_MODELS_DIR = trained_version["models"]
     settings.FRACTURE_MODEL = ""
     settings.FRACTURE_CACHE_DIR = trained_version["cache"]
-    from training.inference import clear_cache
+    from inference.predictor import clear_cache
 
     clear_cache()
     yield trained_version

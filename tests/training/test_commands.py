@@ -12,14 +12,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image
 
+from inference.cards import read_card, validate_card
+from inference.imaging import open_image, to_model_input
+from inference.models import ModelVersion
+from inference.predictor import get_predictor
+from inference.registry import new_version_name, staged_version_folder
 from training.cache import ImageCache
-from training.cards import validate_card
 from training.dataset import as_float, load_split
-from training.imaging import open_image, to_model_input
-from training.inference import get_predictor
-from training.models import ModelVersion
-from training.registry import read_card
-from training.trainer import new_version_name, staged_version_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -159,7 +158,7 @@ def test_retrain_members_are_averaged_into_one_served_model(tiny_dataset, tmp_pa
     member i of --seed S is the network a single run with --seed S+i trains."""
     import keras
 
-    from training.inference import batched_probabilities, load_keras_model
+    from training.forward import batched_probabilities, load_keras_model
     from training.trainer import TrainConfig, train_version
 
     common = {"data": tiny_dataset, "epochs": 1, "image_size": 32, "batch_size": 16, "cache_dir": tmp_path / "cache"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.imaging import ImageDecodeError, open_image, sniff_format, to_model_input
+from inference.imaging import ImageDecodeError, open_image, sniff_format, to_model_input
 
 SPEC = {"size": 48, "color": "grey", "resize": "letterbox"}
 

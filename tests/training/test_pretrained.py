@@ -105,11 +105,11 @@ def test_a_file_that_is_not_a_legacy_weights_file_is_refused():
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_retrain_pretrained_ships_a_calibrated_cross_validated_ensemble(tiny_dataset, tmp_path, settings):
+    from inference.cards import read_card, validate_card
+    from inference.predictor import get_predictor
     from training.cache import ImageCache
-    from training.cards import validate_card
     from training.dataset import as_float, load_split
-    from training.inference import batched_probabilities, get_predictor, load_keras_model
-    from training.registry import read_card
+    from training.forward import batched_probabilities, load_keras_model
 
     settings.FRACTURE_MODELS_DIR = tmp_path / "models"
     settings.FRACTURE_CACHE_DIR = tmp_path / "cache"

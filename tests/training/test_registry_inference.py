@@ -7,8 +7,9 @@ import json
 import pytest
 from PIL import Image
 
-from training.inference import ModelUnavailable, PredictionResult, clear_cache, get_predictor
-from training.registry import read_card, resolve_version_dir
+from inference.cards import read_card
+from inference.predictor import ModelUnavailable, PredictionResult, clear_cache, get_predictor
+from inference.registry import resolve_version_dir
 from training.testing import build_tiny_model_version
 
 
@@ -52,11 +53,10 @@ def test_corrupt_card_and_model_fail_loudly(settings, tmp_path):
     with pytest.raises(ModelUnavailable, match="cannot be loaded"):
         get_predictor("broken")
     card = read_card(folder)
-    del card["serving_file"]  # a version served from its Keras file
+    del card["serving_file"]  # serving never falls back to the Keras file (no TensorFlow in a worker)
     (folder / "card.json").write_text(json.dumps(card))
-    (folder / "model.keras").write_bytes(b"not a zip")
     clear_cache()
-    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+    with pytest.raises(ModelUnavailable, match="names no serving file"):
         get_predictor("broken")
     (folder / "card.json").write_text("{ not json")
     with pytest.raises(ModelUnavailable, match="unreadable"):
@@ -81,8 +81,8 @@ def test_served_litert_file_gives_the_keras_probabilities(settings, tmp_path):
     """The worker serves the LiteRT export; evaluation may run the Keras file: they must agree."""
     import numpy as np
 
-    from training.inference import batched_probabilities, load_keras_model
-    from training.serving import LiteModel
+    from inference.runtime import LiteModel
+    from training.forward import batched_probabilities, load_keras_model
 
     folder = build_tiny_model_version(tmp_path, version="pair")
     batch = np.random.default_rng(3).random((5, 32, 32, 1), dtype=np.float32)
@@ -92,7 +92,7 @@ def test_served_litert_file_gives_the_keras_probabilities(settings, tmp_path):
 
 
 def test_check_catches_a_damaged_serving_file(settings, tmp_path):
-    from training.checks import model_check
+    from inference.checks import model_check
 
     folder = build_tiny_model_version(tmp_path, version="flip")
     settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, "flip"
@@ -108,7 +108,7 @@ def test_check_catches_a_damaged_serving_file(settings, tmp_path):
 def test_register_models_records_every_version_once(settings, tmp_path):
     from django.core.management import call_command
 
-    from training.models import ModelVersion
+    from inference.models import ModelVersion
 
     build_tiny_model_version(tmp_path, version="v-old")
     build_tiny_model_version(tmp_path, version="v-new")

@@ -9,14 +9,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from inference.cards import read_card, validate_card, write_card
+from inference.models import ModelVersion
+from inference.predictor import clear_cache, get_predictor
 from tests.training.conftest import make_dataset
 from training.cache import ImageCache
-from training.cards import validate_card, write_card
 from training.dataset import as_float, load_split
-from training.inference import clear_cache, get_predictor
 from training.metrics import choose_thresholds
-from training.models import ModelVersion
-from training.registry import read_card
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -39,7 +39,7 @@ def test_serving_a_prediction_imports_no_tensorflow(tiny_model_root):
 import sys, django
 django.setup()
 from PIL import Image
-from training.inference import get_predictor
+from inference.predictor import get_predictor
 result = get_predictor("tiny-test").predict_images([Image.new("L", (64, 64), 100)])[0]
 print("label:", result.label, "heavy:", sorted(n for n in ("tensorflow", "keras") if n in sys.modules))
 """

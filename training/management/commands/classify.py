@@ -7,8 +7,8 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.imaging import ImageDecodeError, open_image
-from training.registry import ModelUnavailable
+from inference.imaging import ImageDecodeError, open_image
+from inference.registry import ModelUnavailable
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help="version folder name (default: the served one)")
 
     def handle(self, *args, **opts) -> None:
-        from training.inference import get_predictor
+        from inference.predictor import get_predictor
 
         try:
             predictor = get_predictor(opts["model"])

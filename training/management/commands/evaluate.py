@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.imaging import VIEWS
-from training.registry import ModelUnavailable
+from inference.imaging import VIEWS
+from inference.registry import ModelUnavailable
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         out = opts["out"]
         try:
             if out is None:
-                from training.registry import resolve_version_dir
+                from inference.registry import resolve_version_dir
 
                 name = resolve_version_dir(opts["model"]).name
                 stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"

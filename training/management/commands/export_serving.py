@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.cards import write_card
-from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
+from inference.cards import read_card, write_card
+from inference.registry import ModelUnavailable, model_file, resolve_version_dir
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help="version folder name (default: the served one)")
 
     def handle(self, *args, **opts) -> None:
-        from training.inference import load_keras_model
+        from training.forward import load_keras_model
         from training.serving import SERVING_NAME, export_serving
 
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.registry import ModelUnavailable
+from inference.registry import ModelUnavailable
 
 
 class Command(BaseCommand):
@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help="version folder name (default: the served one)")
 
     def handle(self, *args, **opts) -> None:
+        from inference.services import model_version_register
         from training.rethreshold import DataMismatchError, rethreshold_version
-        from training.services import model_version_register
 
         if not (opts["data"] / "val").is_dir():
             raise CommandError(f"{opts['data'] / 'val'} is not a folder")

@@ -34,8 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.FRACTURE_MODELS_DIR")
 
     def handle(self, *args, **opts) -> None:
+        from inference.services import model_version_register
         from training.pretrained import PretrainedWeightsError
-        from training.services import model_version_register
         from training.trainer import LeakageError, TrainConfig, train_version
 
         if not opts["data"].is_dir():

@@ -20,9 +20,9 @@ from django.apps import AppConfig
 from django.core.checks import CheckMessage
 from django.core.checks import Warning as CheckWarning
 
-from training.cards import validate_card
-from training.registry import ModelUnavailable, model_file, read_card, resolve_version_dir
-from training.serving import serving_file_problem
+from inference.cards import read_card, validate_card
+from inference.registry import ModelUnavailable, model_file, resolve_version_dir
+from inference.runtime import serving_file_problem
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # A Keras 3 ``.keras`` file is a zip holding these two (plus metadata.json).
@@ -40,9 +40,12 @@ def model_check(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -
     if problems:
         message = f"The model card of {folder.name} is invalid: {'; '.join(problems)}"
         return [CheckWarning(message, hint=HINT, id="training.W002")]
-    problem = model_file_problem(model_file(folder, card))
-    if not problem and card.get("serving_file"):
+    if not card.get("serving_file"):
+        problem = "the card names no serving file (workers serve LiteRT files only)"
+    else:
         problem = serving_file_problem(folder / card["serving_file"], card.get("serving_file_sha256"))
+    if not problem and card.get("model_file"):  # the Keras source of truth, when the version carries one
+        problem = model_file_problem(model_file(folder, card))
     if problem:
         return [CheckWarning(f"The model file of {folder.name} is unusable: {problem}", hint=HINT, id="training.W003")]
     return []

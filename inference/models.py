@@ -23,7 +23,7 @@ class ModelVersion(models.Model):
     def is_active(self) -> bool:
         # Derived, not stored: the served version is decided by settings and the folder on disk,
         # so a stored flag could disagree with what workers actually load.
-        from training.registry import ModelUnavailable, resolve_version_dir
+        from inference.registry import ModelUnavailable, resolve_version_dir
 
         try:
             return resolve_version_dir().name == self.version

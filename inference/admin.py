@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from training.models import ModelVersion
+from inference.models import ModelVersion
 
 
 def _metric(obj: ModelVersion, split: str, name: str) -> str:
@@ -109,7 +109,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Model card")
     def summary(self, obj: ModelVersion) -> SafeString:
-        return render_to_string("admin/training/model_card_summary.html", card_summary(obj.card or {}))
+        return render_to_string("admin/inference/model_card_summary.html", card_summary(obj.card or {}))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,7 +4,7 @@ Sniffed by content (``DICM`` at offset 128), never by extension. Only single-fra
 radiographs are accepted; their stored values go through the modality LUT (rescale), then the
 VOI LUT or the first window when the header has one (else the full range), MONOCHROME1 is
 inverted, and the result is an 8-bit PIL image (``L``, or ``RGB`` for colour data). That image
-then goes through ``training.imaging.to_model_input`` like any JPEG or PNG.
+then goes through ``inference.imaging.to_model_input`` like any JPEG or PNG.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from training.imaging import ImageDecodeError, open_image
+from inference.imaging import ImageDecodeError, open_image
 
 DICM_OFFSET = 128
 DICOM_SNIFF_BYTES = DICM_OFFSET + 4

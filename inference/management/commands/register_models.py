@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from training.registry import ModelUnavailable, models_root, read_card
-from training.services import model_version_register
+from inference.cards import read_card
+from inference.registry import ModelUnavailable, models_root
+from inference.services import model_version_register
 
 
 class Command(BaseCommand):

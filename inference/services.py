@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db import DatabaseError, connection
 
-from training.models import ModelVersion
+from inference.models import ModelVersion
 
 
 def model_version_register(*, card: dict) -> ModelVersion | None:
