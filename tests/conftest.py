@@ -6,6 +6,21 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.models", "tests.fixtures.worker"]
 
+# Fixtures that make a test slow or a model fit, so `-m "not slow and not fits_model"` (make
+# test-fast) leaves out every test that uses them without each test having to say so.
+REAL_PROCESS_FIXTURES = frozenset({"redis_url", "broker_url", "celery_queue", "start_worker", "worker_process"})
+BROWSER_FIXTURES = frozenset({"chromium", "new_page", "browser_page"})
+MODEL_FITTING_FIXTURES = frozenset({"trained_version", "serve_models"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & (REAL_PROCESS_FIXTURES | BROWSER_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+        if fixtures & MODEL_FITTING_FIXTURES:
+            item.add_marker(pytest.mark.fits_model)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

@@ -23,6 +23,7 @@ from training.dataset import as_float, load_split
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
+@pytest.mark.fits_model
 @pytest.mark.django_db
 def test_retrain_writes_a_loadable_version_and_registers_it(tiny_dataset, tmp_path, settings):
     settings.FRACTURE_MODELS_DIR = tmp_path / "models"
@@ -152,6 +153,7 @@ def test_training_and_serving_preprocess_identically(serve_models):
     np.testing.assert_allclose(from_paths, predictor.probabilities(as_float(split.x)), atol=1e-6)
 
 
+@pytest.mark.fits_model
 @pytest.mark.django_db
 def test_retrain_members_are_averaged_into_one_served_model(tiny_dataset, tmp_path, settings):
     """An ensemble is one Keras graph and one LiteRT file whose output is the mean of its members;

@@ -103,6 +103,7 @@ def test_a_file_that_is_not_a_legacy_weights_file_is_refused():
 
 
 @pytest.mark.slow
+@pytest.mark.fits_model
 @pytest.mark.django_db
 def test_retrain_pretrained_ships_a_calibrated_cross_validated_ensemble(tiny_dataset, tmp_path, settings):
     from inference.cards import read_card, validate_card
