@@ -6,7 +6,7 @@ else on a temporary SQLite file and a private Redis. Uploads real X-rays from th
 test split one after another through the HTTP API, and polls the database for the stored result.
 
 Printed per upload phase: HTTP 202 response time, queue wait (created -> started), inference time,
-and the total from the start of the upload request to `finished_at` (both clocks are this machine's).
+and the total from the start of the upload request to `finished_at` (both read the same host's clock).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 DATASET = ROOT.parent / "shared" / "datasets" / "bone-fracture"
 
 from fracture_site.localredis import free_port, start_private_redis, wait_for_port  # noqa: E402
+from fracture_site.processes import ProcessGroup, celery_worker_command, gunicorn_command  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,13 +91,14 @@ def main() -> None:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="fracture_site.settings.local", FRACTURE_DATA_DIR=str(tmp))
     env.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'db.sqlite3'}")
     env["DJANGO_DEBUG"] = "false"
-    children: list[subprocess.Popen] = []
+    redis = None
     if not os.environ.get("REDIS_URL"):
-        proc, env["REDIS_URL"] = start_private_redis(tmp / "redis")
-        children.append(proc)
+        redis, env["REDIS_URL"] = start_private_redis(tmp / "redis")
+    group = ProcessGroup(env=env, stop_timeout=30)
+    if redis is not None:
+        group.adopt("redis", redis)
     os.environ.update(env)
-    bin_dir = Path(sys.executable).parent
-    try:
+    with group:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         import django
 
@@ -116,18 +118,9 @@ def main() -> None:
         case = Case.objects.create(patient=patient, team=team, body_region="wrist", created_by=user)
 
         port = free_port()
-        children.append(subprocess.Popen(
-            [str(bin_dir / "celery"), "-A", "fracture_site", "worker", "--concurrency", str(args.workers),
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env,
-        ))  # fmt: skip
-        web = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "fracture_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        children.append(web)
-        wait_for_port(port, timeout=60, proc=web)
+        group.start("celery worker", celery_worker_command(concurrency=args.workers, log_level="WARNING"))
+        web = group.start("gunicorn", gunicorn_command(port=port, workers=2, log_level="warning"))
+        wait_for_port(port, timeout=60, proc=web.process)
         url = f"http://127.0.0.1:{port}/api/v1/cases/{case.pk}/radiographs/"
 
         images = pick_images(args.warmup + args.uploads)
@@ -163,11 +156,6 @@ def main() -> None:
             values = [row[key] for row in rows]
             p50, p95, mean = percentile(values, 50), percentile(values, 95), statistics.fmean(values)
             print(f"{label:<34}{p50:>10.1f}{p95:>10.1f}{mean:>10.1f}")
-    finally:
-        for proc in reversed(children):
-            proc.terminate()
-        for proc in children:
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,9 +40,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.latency import multipart, percentile, usable_images  # noqa: E402
 from fracture_site.localredis import free_port, start_private_redis, wait_for_port  # noqa: E402
+from fracture_site.processes import (  # noqa: E402
+    ProcessGroup,
+    celery_beat_command,
+    celery_worker_command,
+    gunicorn_command,
+)
 
 RESULTS = ROOT / "bench" / "results"
-BIN = Path(sys.executable).parent
 # Short recovery times so a killed worker's prediction comes back within a run (defaults: minutes).
 RECOVERY_ENV = {
     "FRACTURE_TASK_SOFT_TIME_LIMIT": "25",
@@ -105,28 +109,22 @@ class Stack:
     """gunicorn, two celery workers and beat; every process in its own group so a kill is total."""
 
     def __init__(self, env: dict[str, str], tmp: Path, web_workers: int) -> None:
-        self.env, self.tmp, self.web_workers = env, tmp, web_workers
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.tmp, self.web_workers = tmp, web_workers
+        self.group = ProcessGroup(env=env, stop_timeout=30)
         self.port = free_port()
 
     def _start(self, name: str, command: list[str]) -> None:
-        log = (self.tmp / f"{name}.log").open("a")
-        self.processes[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self.group.start(name, command, log=self.tmp / f"{name}.log")
 
     def start_worker(self, name: str) -> None:
-        self._start(name, [str(BIN / "celery"), "-A", "fracture_site", "worker", "-c", "1", "-n", f"{name}@%h",
-                           "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"])  # fmt: skip
+        self._start(name, celery_worker_command(node_name=f"{name}@%h"))
 
     def start(self) -> None:
         self.start_worker("worker1")
         self.start_worker("worker2")
-        self._start("beat", [str(BIN / "celery"), "-A", "fracture_site", "beat", "-l", "INFO",
-                             "-s", str(self.tmp / "beat-schedule")])  # fmt: skip
-        self._start("gunicorn", [str(BIN / "gunicorn"), "fracture_site.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                                 "--workers", str(self.web_workers), "--log-level", "warning"])  # fmt: skip
-        wait_for_port(self.port, timeout=60, proc=self.processes["gunicorn"])
+        self._start("beat", celery_beat_command(schedule=self.tmp / "beat-schedule"))
+        self._start("gunicorn", gunicorn_command(port=self.port, workers=self.web_workers, log_level="warning"))
+        wait_for_port(self.port, timeout=60, proc=self.group["gunicorn"].process)
         self.wait_ready("worker1")
         self.wait_ready("worker2")
 
@@ -134,23 +132,15 @@ class Stack:
         log = self.tmp / f"{name}.log"
         deadline = time.monotonic() + timeout
         while " ready." not in log.read_text(errors="replace"):
-            if time.monotonic() > deadline or self.processes[name].poll() is not None:
+            if time.monotonic() > deadline or not self.group[name].alive():
                 raise SystemExit(f"{name} did not start:\n{log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
 
     def kill(self, name: str) -> None:
-        os.killpg(self.processes[name].pid, signal.SIGKILL)
-        self.processes[name].wait(timeout=10)
+        self.group[name].kill()
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        self.group.stop()
 
 
 def pick_images(count: int) -> list[Path]:
@@ -302,7 +292,7 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    children: list[subprocess.Popen] = []
+    children = ProcessGroup()
     try:
         with fresh_database() as database_url:
             env = dict(os.environ, DJANGO_SETTINGS_MODULE="fracture_site.settings.local", DJANGO_DEBUG="false",
@@ -310,7 +300,7 @@ def main() -> None:
                        FRACTURE_CELERY_QUEUE=f"load-{uuid.uuid4().hex[:8]}", **RECOVERY_ENV)  # fmt: skip
             if not os.environ.get("REDIS_URL"):
                 redis, env["REDIS_URL"] = start_private_redis(tmp / "redis")
-                children.append(redis)
+                children.adopt("redis", redis)
             os.environ.update(env)
             import django
 
@@ -334,9 +324,7 @@ def main() -> None:
 
             connections.close_all()
     finally:
-        for child in children:
-            child.terminate()
-            child.wait(timeout=10)
+        children.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if not summary["ok"]:
         raise SystemExit(1)

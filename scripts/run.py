@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fracture_site.localredis import start_private_redis, wait_for_port  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
+from fracture_site.processes import (  # noqa: E402
+    ProcessGroup,
+    celery_worker_command,
+    dicom_listener_command,
+    gunicorn_command,
+    manage_command,
+)
 
 
 def log(message: str) -> None:
@@ -31,7 +36,7 @@ def log(message: str) -> None:
 
 
 def manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+    subprocess.run(manage_command(*args), check=True, cwd=ROOT)
 
 
 def main() -> int:
@@ -41,28 +46,17 @@ def main() -> int:
     (data_dir / "logs").mkdir(exist_ok=True)
     port = int(os.environ.get("PORT", "8000"))
 
-    children: list[subprocess.Popen] = []
-
-    def stop_all(*_: object) -> None:
-        for proc in reversed(children):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in reversed(children):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
     # Explicit, because a shell that starts us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    group = ProcessGroup(stop_timeout=10)
     try:
         if not os.environ.get("REDIS_URL"):
             redis_proc, redis_url = start_private_redis(data_dir / "redis")
-            children.append(redis_proc)
+            group.adopt("redis", redis_proc)
             os.environ["REDIS_URL"] = redis_url
             log(f"private Redis at {redis_url}")
         else:
@@ -75,45 +69,34 @@ def main() -> int:
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
         manage("demo_setup", "--password", password)
 
-        children.append(
-            subprocess.Popen(
-                [str(VENV_BIN / "celery"), "-A", "fracture_site", "worker", "--beat",
-                 "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"), "--loglevel", "INFO",
-                 "--schedule", str(data_dir / "celerybeat-schedule")],
-                cwd=ROOT, start_new_session=True,
-            )
-        )  # fmt: skip
+        concurrency = int(os.environ.get("WORKER_CONCURRENCY", "1"))
+        group.start(
+            "celery worker",
+            celery_worker_command(concurrency=concurrency, quiet=False, beat_schedule=data_dir / "celerybeat-schedule"),
+        )
         dicom_port = os.environ.get("DICOM_PORT", "11112").strip()
         if dicom_port:  # empty turns the DICOM node off
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, str(ROOT / "manage.py"), "dicom_listener", "--port", dicom_port],
-                    cwd=ROOT, start_new_session=True,
-                )
-            )  # fmt: skip
-        web = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "fracture_site.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-             "--access-logfile", "-", "--timeout", "60"],
-            cwd=ROOT, start_new_session=True,
-        )  # fmt: skip
-        children.append(web)
-        wait_for_port(port, timeout=60, proc=web)
+            group.start("dicom_listener", dicom_listener_command(port=dicom_port))
+        workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+        web = group.start(
+            "gunicorn",
+            gunicorn_command(port=port, workers=workers, threads=4, extra=["--access-logfile", "-", "--timeout", "60"]),
+        )
+        wait_for_port(port, timeout=60, proc=web.process)
         log(f"serving http://127.0.0.1:{port}/  (log in as 'demo', password: {password})")
         if dicom_port:
             title = os.environ.get("DICOM_AE_TITLE", "FRACTURE")
             log(f"DICOM node {title} on port {dicom_port}: unmapped callers are filed under the demo team")
         log("decision support only: not a diagnosis. Ctrl-C stops everything.")
-        while all(proc.poll() is None for proc in children):
+        while (dead := group.first_exited()) is None:
             time.sleep(0.5)
-        dead = next(proc for proc in children if proc.poll() is not None)
-        log(f"{Path(dead.args[0]).name} exited with status {dead.returncode}; stopping the rest")
+        log(f"{dead.name} exited with status {dead.process.returncode}; stopping the rest")
         return 1
     except KeyboardInterrupt:
         log("stopping")
         return 0
     finally:
-        stop_all()
+        group.stop()
 
 
 if __name__ == "__main__":
