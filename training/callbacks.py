@@ -16,10 +16,10 @@ def recalibrate_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int
 
     The moving averages that training leaves behind were gathered from augmented batches (black
     fill from rotation, zoom and shift) while the weights moved, and averaging weights (EMA) does
-    not average them consistently: evaluated with them, the averaged weights scored train AUROC
-    0.57-0.70 in epochs 1-8 where the same weights with statistics from clean training images
-    scored 0.79-0.99 (training/README.md). Here every layer sees batches of ``x`` in training mode and
-    its statistics become the mean over those batches of the batch statistics.
+    not average them consistently, so the averaged weights evaluated with them score far below the
+    same weights with statistics from clean training images (training/EXPERIMENTS.md). Here every
+    layer sees batches of ``x`` in training mode and its statistics become the mean over those
+    batches of the batch statistics.
     """
     layers = list(_all_layers(model))
     norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]

@@ -11,7 +11,7 @@ class PerImageStandardize(keras.layers.Layer):
     """Zero mean, unit variance per image, inside the network (so serving cannot forget it).
 
     Optional (``network.standardize`` in a recipe) and off in the shipped recipe: on validation
-    it discarded exposure cues the data carries and the network underfit (training/README.md).
+    it discarded exposure cues the data carries and the network underfit (training/EXPERIMENTS.md).
     """
 
     def call(self, inputs):

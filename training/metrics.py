@@ -80,7 +80,7 @@ def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray, groups: np.ndarray |
     Counted per image alone, a large rotated family decides the cut: 0.95 of the positive images
     can be one family's copies while a few small groups fall below it, and such a cut keeps far
     less than 0.95 of the positives of unseen groups (measured on validation by choosing the cut
-    on half of its groups and scoring the other half: training/README.md).
+    on half of its groups and scoring the other half: training/EXPERIMENTS.md).
 
     Each cut is placed halfway between the validation score it admits and the next lower one: it
     classifies validation exactly as a cut at that score would, but a score that sits exactly on

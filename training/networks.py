@@ -89,7 +89,7 @@ def build_default(
     Global average pooling (not a dense layer over a flattened map) is what keeps the file small
     and stops the network from memorising where in the frame things are. Per-image
     standardisation is available but off: on validation it discarded exposure cues the data
-    carries and the network underfit (see training/README.md).
+    carries and the network underfit (see training/EXPERIMENTS.md).
     """
     inputs = keras.Input(input_shape(spec), name="image")
     x = PerImageStandardize(name="standardize")(inputs) if standardize else inputs

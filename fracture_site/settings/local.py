@@ -13,7 +13,7 @@ SECRET_KEY = SECRET_KEY or "local-insecure-key-do-not-use-in-production"
 # The default SQLite database and media live here; `manage.py` alone must work on a fresh checkout.
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-# The DICOM node of `make run`: on this machine only, and studies from calling AEs with no
+# The DICOM node of `make run`: on the local host only, and studies from calling AEs with no
 # mapping in the admin go to the demo team (the name `demo_setup` creates).
 DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="127.0.0.1")
 DICOM_UNKNOWN_CALLER_TEAM = env.str("DICOM_UNKNOWN_CALLER_TEAM", default="Demo care team")
