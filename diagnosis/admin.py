@@ -78,8 +78,8 @@ class _ScopedChoices:
     """
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        if db_field.name == "team" and not request.user.is_superuser:
-            kwargs["queryset"] = selectors.user_teams(user=request.user)
+        if db_field.name == "team":
+            kwargs["queryset"] = selectors.filing_teams(user=request.user)
         elif db_field.name == "patient":
             kwargs["queryset"] = selectors.patient_list(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

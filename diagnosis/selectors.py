@@ -59,6 +59,19 @@ def _sees_everything(user: User) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_superuser)
 
 
+def filing_teams(*, user: User) -> QuerySet[Group]:
+    """The care teams the user may file patients and cases under: the one rule for every path.
+
+    A superuser may file under every team; anyone else under the teams they belong to. Used by
+    the web forms, the API, the records services and the admin.
+    """
+    if _sees_everything(user):
+        return Group.objects.order_by("name")
+    if not user.is_authenticated or not user.is_active:
+        return Group.objects.none()
+    return user_teams(user=user)
+
+
 def _team_ids(user: User) -> QuerySet[Group]:
     return user_teams(user=user).values("id")
 

@@ -112,7 +112,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
-    teams = list(selectors.user_teams(user=request.user))
+    teams = list(selectors.filing_teams(user=request.user))
     if not teams:
         messages.error(request, "You are not a member of any care team, so you cannot register patients.")
         return redirect("diagnosis:patient-list")
@@ -152,7 +152,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def case_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
-    teams = list(selectors.user_teams(user=request.user))
+    teams = list(selectors.filing_teams(user=request.user))
     form = CaseForm(request.POST or None, teams=teams)
     case = _submitted(request, form, lambda data: services.case_create(user=request.user, patient=patient, **data))
     if case:

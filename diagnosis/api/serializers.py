@@ -29,7 +29,7 @@ class _VisiblePrimaryKey(serializers.PrimaryKeyRelatedField):
         user = self.context["request"].user
         if self.queryset.model is Patient:
             return selectors.patient_list(user=user)
-        return Group.objects.all() if user.is_superuser else selectors.user_teams(user=user)
+        return selectors.filing_teams(user=user)
 
 
 def _absolute(serializer: serializers.Serializer, path: str) -> str:

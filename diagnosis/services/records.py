@@ -19,15 +19,16 @@ CASE_EDITABLE = ("body_region", "clinical_question", "status")
 
 
 def _resolve_team(*, user: AbstractBaseUser, team: Group | None) -> Group:
-    """The team to file a record under: the one given (user must be a member) or the user's only team."""
-    teams = selectors.user_teams(user=user)
+    """The team to file a record under: the one given (one of ``selectors.filing_teams``) or, when
+    the user may file under exactly one team, that team."""
+    teams = selectors.filing_teams(user=user)
     if team is None:
         mine = list(teams[:2])
         if len(mine) == 1:
             return mine[0]
         reason = "You are not a member of any care team." if not mine else "Choose the care team."
         raise ValidationError({"team": reason}, code="team_required")
-    if not user.is_superuser and not teams.filter(pk=team.pk).exists():
+    if not teams.filter(pk=team.pk).exists():
         raise ValidationError({"team": "You are not a member of this care team."}, code="not_member")
     return team
 
