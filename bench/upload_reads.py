@@ -124,8 +124,8 @@ def run() -> list[dict]:
     from diagnosis.models import BodyRegion, Case, Patient, Prediction, Radiograph
     from diagnosis.services.dicom_filing import dicom_receive
     from diagnosis.services.predictions import prediction_run
+    from inference.predictor import PredictionResult
     from tests.dicom.builders import dicom_bytes, xray
-    from training.inference import PredictionResult
 
     jpegs = sorted((DATASET / "test" / "fractured").glob("*.jpg"), key=lambda p: p.stat().st_size)
     if not jpegs:
@@ -175,7 +175,7 @@ def run() -> list[dict]:
         before = set(Prediction.objects.values_list("pk", flat=True))
         request = measure(step)
         (new,) = set(Prediction.objects.values_list("pk", flat=True)) - before
-        with mock.patch("training.inference.get_predictor", return_value=stub):
+        with mock.patch("inference.predictor.get_predictor", return_value=stub):
             worker = measure(lambda new=new: prediction_run(prediction_id=new))
         assert Prediction.objects.get(pk=new).status == Prediction.Status.SUCCEEDED
         worker.pop("upload_bytes_read")

@@ -15,6 +15,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from diagnosis.api.exceptions import error_body
+
 logger = logging.getLogger(__name__)
 
 # OperationalError: cannot connect, connection lost, server shutting down, lock timeout.
@@ -39,7 +41,7 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("database unavailable, 503 for %s %s: %s", request.method, request.path, exception)
         if request.path.startswith(API_PREFIX):
-            response: HttpResponse = JsonResponse({"detail": API_DETAIL}, status=503)
+            response: HttpResponse = JsonResponse(error_body(API_DETAIL), status=503)
         else:
             # Rendered without the request: no context processor may touch the user or session.
             response = HttpResponse(render_to_string("503.html"), status=503)

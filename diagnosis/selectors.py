@@ -268,6 +268,15 @@ def case_get(*, user: User, pk: Any) -> Case:
     return _get(cases.prefetch_related(_radiographs_with_history(), _sign_offs()), pk, "case")
 
 
+def case_for_upload(*, user: User, pk: Any) -> Case:
+    """A visible case with its patient and team, nothing else: one query, for an upload.
+
+    It carries ``checked_for`` (the user's id), so ``radiograph_upload`` does not check again.
+    """
+    cases = _visible_cases(user).select_related("patient", "team")
+    return _get(cases.annotate(checked_for=Value(user.pk, output_field=BigIntegerField())), pk, "case")
+
+
 def case_ensure_visible(*, user: User, pk: Any) -> None:
     """``Http404`` unless the case is visible: one EXISTS query, for services that hold the case."""
     if not _visible_cases(user).filter(pk=pk).exists():

@@ -8,8 +8,9 @@ The client's filename and extension are never trusted: the bytes decide the form
 from __future__ import annotations
 
 import hashlib
+import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from django.conf import settings
@@ -19,11 +20,11 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.utils import timezone
 
 from diagnosis.models import ImageFormat, Radiograph
+from diagnosis.upload_limits import is_too_large, max_upload_bytes, too_large_message
 from inference.dicom import DICOM_SNIFF_BYTES, DicomHeader, DicomRejected, decode_dicom, is_dicom
 from inference.imaging import SNIFF_BYTES, ImageDecodeError, open_image, sniff_format
 
 ACCEPTED_FORMATS = tuple(ImageFormat.values)
-_CHUNK = 64 * 1024
 
 
 class UploadRejected(ValidationError):
@@ -52,6 +53,7 @@ class ValidatedImage:
     size_bytes: int
     original_filename: str
     dicom: DicomHeader | None = None  # the header of a DICOM upload
+    data: bytes = field(default=b"", repr=False, compare=False)  # the file as read, stored as it is
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -67,16 +69,6 @@ def clean_search_term(raw: str | None) -> str:
     return "".join(ch for ch in (raw or "") if not unicodedata.category(ch).startswith("C")).strip()[:200]
 
 
-def too_large_message(limit: int) -> str:
-    if limit >= 1024 * 1024:
-        readable = f"{limit / (1024 * 1024):g} MB"
-    elif limit >= 1024:
-        readable = f"{limit / 1024:g} KB"
-    else:
-        readable = f"{limit} bytes"
-    return f"The file is larger than the {readable} limit."
-
-
 class UploadLimitHandler(FileUploadHandler):
     """First upload handler: a file over the limit is dropped while it streams in.
 
@@ -90,7 +82,7 @@ class UploadLimitHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
-        if self.received > settings.FRACTURE_MAX_UPLOAD_BYTES:
+        if is_too_large(self.received):
             self.request.__dict__.setdefault("rejected_uploads", []).append(sanitise_filename(self.file_name))
             raise SkipFile
         return raw_data
@@ -99,40 +91,53 @@ class UploadLimitHandler(FileUploadHandler):
         return None
 
 
-def _hash_and_measure(file: File, limit: int) -> tuple[str, int]:
-    """SHA-256 and size by streaming; stops as soon as the limit is passed."""
-    digest = hashlib.sha256()
-    total = 0
-    file.seek(0)
-    for chunk in file.chunks(_CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise UploadRejected(too_large_message(limit), code="too_large")
-        digest.update(chunk)
-    file.seek(0)
-    return digest.hexdigest(), total
+def read_capped(file: IO[bytes] | File, limit: int) -> bytes:
+    """The file's bytes, read once from the start: at most ``limit + 1``, so an oversize file is
+    recognised without reading it whole. The file is left at position 0 where it can seek."""
+    if file.seekable():
+        file.seek(0)
+    parts, remaining = [], limit + 1
+    while remaining > 0:
+        part = file.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    if file.seekable():
+        file.seek(0)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
-    """Check an uploaded file and describe it; raise ``UploadRejected`` with a clear message.
+    """Read an uploaded file once and describe it; raise ``UploadRejected`` with a clear message.
 
-    Order matters: the declared size is checked before anything is read, the pixel count before
-    any pixel is decoded (``open_image(max_pixels=...)``), and the file is left at position 0.
+    The declared size is checked before anything is read; then the file is read once into one
+    buffer (``ValidatedImage.data``) that is hashed, sniffed, decoded and later stored. The pixel
+    count is checked before any pixel is decoded (``open_image(max_pixels=...)``), and pixels are
+    decoded once.
     """
     upload = file if isinstance(file, File) else File(file)
-    limit = settings.FRACTURE_MAX_UPLOAD_BYTES
-    declared = getattr(upload, "size", None)
-    if declared is not None and declared > limit:
-        raise UploadRejected(too_large_message(limit), code="too_large")
-    sha256, size = _hash_and_measure(upload, limit)
-    if size == 0:
+    if is_too_large(getattr(upload, "size", None)):
+        raise UploadRejected(too_large_message(), code="too_large")
+    data = read_capped(upload, max_upload_bytes())
+    if is_too_large(len(data)):
+        raise UploadRejected(too_large_message(), code="too_large")
+    if not data:
         raise UploadRejected("The file is empty.", code="empty")
+    return validate_radiograph_bytes(data, name=getattr(upload, "name", ""))
 
-    head = upload.read(max(SNIFF_BYTES, DICOM_SNIFF_BYTES))
-    upload.seek(0)
-    if is_dicom(head):
-        return _validate_dicom(upload, sha256=sha256, size=size)
-    detected = sniff_format(head)
+
+def validate_radiograph_bytes(data: bytes, *, name: str = "") -> ValidatedImage:
+    """``validate_radiograph`` for bytes already read (within the size limit)."""
+    described = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
+        "original_filename": sanitise_filename(name),
+        "data": data,
+    }
+    if is_dicom(data[:DICOM_SNIFF_BYTES]):
+        return _validate_dicom(data, described)
+    detected = sniff_format(data[:SNIFF_BYTES])
     if detected is None:
         raise UploadRejected("The file is not an image (only JPEG, PNG and DICOM are accepted).", code="not_image")
     if detected not in ACCEPTED_FORMATS:
@@ -140,39 +145,20 @@ def validate_radiograph(file: IO[bytes] | File) -> ValidatedImage:
             f"{detected} images are not accepted; upload a JPEG, PNG or DICOM file.", code="unsupported_format"
         )
     try:
-        image = open_image(upload, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        image = open_image(io.BytesIO(data), max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
     except ImageDecodeError as exc:
         raise UploadRejected(f"The image could not be read: {str(exc).rstrip('.')}.", code="unreadable") from exc
-    finally:
-        upload.seek(0)
     width, height = image.size
     image.close()
-    return ValidatedImage(
-        format=detected,
-        width=width,
-        height=height,
-        sha256=sha256,
-        size_bytes=size,
-        original_filename=sanitise_filename(getattr(upload, "name", "")),
-    )
+    return ValidatedImage(format=detected, width=width, height=height, **described)
 
 
-def _validate_dicom(upload: File, *, sha256: str, size: int) -> ValidatedImage:
+def _validate_dicom(data: bytes, described: dict) -> ValidatedImage:
     """Header checks (modality, frames, transfer syntax, pixel limit) then a full decode."""
     try:
-        decoded = decode_dicom(upload.read(), max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        decoded = decode_dicom(data, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
     except DicomRejected as exc:
         raise UploadRejected(f"The DICOM file was refused: {str(exc).rstrip('.')}.", code=exc.code) from exc
-    finally:
-        upload.seek(0)
     width, height = decoded.image.size
     decoded.image.close()
-    return ValidatedImage(
-        format=ImageFormat.DICOM,
-        width=width,
-        height=height,
-        sha256=sha256,
-        size_bytes=size,
-        original_filename=sanitise_filename(getattr(upload, "name", "")),
-        dicom=decoded.header,
-    )
+    return ValidatedImage(format=ImageFormat.DICOM, width=width, height=height, dicom=decoded.header, **described)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
@@ -17,12 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from diagnosis import agreement, selectors, services
+from diagnosis import agreement, selectors, services, upload_limits
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
 from diagnosis.models import Case, Radiograph
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
-from diagnosis.validation import clean_search_term, sanitise_filename, too_large_message
+from diagnosis.validation import clean_search_term, sanitise_filename
 
 T = TypeVar("T")
 
@@ -183,7 +182,8 @@ def _case_page(request: HttpRequest, case: Case, form: SignOffForm) -> HttpRespo
         "radiographs": case.radiographs.all(),
         "sign_off_form": form,
         "operating_point": selectors.team_operating_point(team=case.team),
-        "max_upload_bytes": settings.FRACTURE_MAX_UPLOAD_BYTES,
+        "max_upload_bytes": upload_limits.max_upload_bytes(),
+        "too_large_message": upload_limits.too_large_message(),
     }
     return render(request, "diagnosis/case_detail.html", context, status=400 if form.is_bound else 200)
 
@@ -229,11 +229,11 @@ def case_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Form upload for browsers without JavaScript; the page's script uses the API instead."""
-    case = selectors.case_get(user=request.user, pk=pk)
+    case = selectors.case_for_upload(user=request.user, pk=pk)
     files = request.FILES.getlist("image")
-    too_large = getattr(request, "rejected_uploads", [])  # dropped while streaming (UploadLimitHandler)
+    too_large = upload_limits.dropped_uploads(request)
     for name in too_large:
-        messages.error(request, f"{sanitise_filename(name)}: {too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)}")
+        messages.error(request, f"{sanitise_filename(name)}: {upload_limits.too_large_message()}")
     if not files and not too_large:
         messages.error(request, "Choose at least one JPG, JPEG, PNG or DICOM image to upload.")
     for file in files:

@@ -204,7 +204,10 @@ class RadiographUploadInput(serializers.Serializer):
     )
 
 
-class DuplicateUploadOutput(serializers.Serializer):
+class ErrorOutput(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class DuplicateUploadOutput(ErrorOutput):
     code = serializers.ChoiceField(choices=["duplicate"])
     radiograph = RadiographOutput(help_text="The radiograph already stored in this case with the same SHA-256.")

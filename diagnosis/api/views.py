@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -20,13 +19,14 @@ from rest_framework.serializers import Serializer, as_serializer_error
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from diagnosis import selectors, services
+from diagnosis import selectors, services, upload_limits
 from diagnosis.api import serializers as s
+from diagnosis.api.exceptions import PayloadTooLarge, error_body
 from diagnosis.api.filters import CaseFilter, PredictionFilter
 from diagnosis.api.parsers import SafeJSONParser
 from diagnosis.audit import Action, audit_record
 from diagnosis.models import Case, Patient, Prediction
-from diagnosis.validation import clean_search_term, too_large_message
+from diagnosis.validation import clean_search_term
 
 
 def _call(service: Callable[..., Any], **kwargs: Any) -> Any:
@@ -181,17 +181,6 @@ class TokenLoginView(ObtainAuthToken):
         return Response({"token": token.key})
 
 
-def _upload_too_large(request: Request) -> bool:
-    """Refused from the declared length before reading, else by the handler while streaming."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > settings.FRACTURE_MAX_UPLOAD_BYTES + 64 * 1024:
-        return True
-    return bool(request.FILES is not None and getattr(request, "rejected_uploads", None))
-
-
 class RadiographUploadView(APIView):
     """Upload one X-ray to a case; the AI opinion follows asynchronously (poll ``prediction.url``)."""
 
@@ -204,29 +193,27 @@ class RadiographUploadView(APIView):
         tags=["cases"],
         operation_id="cases_radiographs_create",
         request={"multipart/form-data": s.RadiographUploadInput},
-        responses={202: s.RadiographOutput, 409: s.DuplicateUploadOutput},
+        responses={202: s.RadiographOutput, 409: s.DuplicateUploadOutput, 413: s.ErrorOutput},
         description=(
             "Answers 202 with the new radiograph and its queued prediction. The same file (same SHA-256) "
             "already in this case answers 409 with the existing radiograph under `radiograph`; nothing new "
-            "is stored and the model does not run again."
+            "is stored and the model does not run again. A file over the size limit answers 413."
         ),
     )
     def post(self, request: Request, pk: int) -> Response:
-        case = selectors.case_get(user=request.user, pk=pk)
-        if _upload_too_large(request):
-            detail = too_large_message(settings.FRACTURE_MAX_UPLOAD_BYTES)
-            return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        case = selectors.case_for_upload(user=request.user, pk=pk)
+        if upload_limits.request_too_large(request):
+            raise PayloadTooLarge(upload_limits.too_large_message())
         data = _validated(s.RadiographUploadInput, request)
         try:
             radiograph = services.radiograph_upload(case=case, file=data["image"], user=request.user)
         except services.DuplicateRadiograph as exc:
-            body = {
-                "detail": exc.messages[0],
-                "code": "duplicate",
-                "radiograph": s.RadiographOutput(exc.existing, context={"request": request}).data,
-            }
+            existing = s.RadiographOutput(exc.existing, context={"request": request}).data
+            body = error_body(exc.messages[0], code="duplicate", radiograph=existing)
             return Response(body, status=status.HTTP_409_CONFLICT)
         except services.UploadRejected as exc:
+            if exc.code == "too_large":
+                raise PayloadTooLarge(exc.messages[0]) from exc
             raise ValidationError({"image": exc.messages}) from exc
         return Response(
             s.RadiographOutput(radiograph, context={"request": request}).data, status=status.HTTP_202_ACCEPTED

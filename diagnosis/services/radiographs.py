@@ -6,6 +6,7 @@ from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from diagnosis import selectors
@@ -26,8 +27,12 @@ def radiograph_upload(*, case: Case, file: IO[bytes] | File, user: AbstractBaseU
     The task is sent only after commit; if the broker is down the upload is kept as ``queued``
     and ``diagnosis.tasks.sweep_stale_predictions`` dispatches it later. A DICOM instance this
     case's team already holds (same SOPInstanceUID) returns the radiograph made the first time.
+
+    ``case`` as ``selectors.case_for_upload`` returned it for this user is used as it is (the
+    one visibility check); any other case object is looked up through that selector first.
     """
-    selectors.case_ensure_visible(user=user, pk=case.pk)
+    if getattr(case, "checked_for", None) != user.pk:
+        case = selectors.case_for_upload(user=user, pk=case.pk)
     return radiograph_store(case=case, file=file, uploaded_by=user)
 
 
@@ -41,7 +46,11 @@ def radiograph_store(
     checked: ValidatedImage | None = None,
 ) -> Radiograph:
     """The upload once the case is settled: by a visible case (``radiograph_upload``) or by the
-    DICOM node's filing (``diagnosis.services.dicom_filing``), which passes what it validated."""
+    DICOM node's filing (``diagnosis.services.dicom_filing``), which passes what it validated.
+
+    The file is read once, by validation; the stored original is that same buffer
+    (``ValidatedImage.data``). ``case`` needs its ``team`` (and for DICOM its ``patient``) loaded.
+    """
     if case.status != Case.Status.OPEN:
         raise UploadRejected("The case is closed; reopen it before adding radiographs.", code="case_closed")
     checked = checked or validate_radiograph(file)
@@ -52,7 +61,6 @@ def radiograph_store(
         if repeated is not None:
             return repeated
     _refuse_duplicate(case=case, sha256=checked.sha256)  # cheap early answer, before writing the file
-    upload = file if isinstance(file, File) else File(file)
     radiograph = Radiograph(
         case=case,
         original_filename=checked.original_filename,
@@ -64,14 +72,14 @@ def radiograph_store(
         uploaded_by=uploaded_by,
     )
     # The storage name comes from ``radiograph_upload_to`` (random); "upload" is ignored.
-    radiograph.image.save("upload", upload, save=False)
+    radiograph.image.save("upload", ContentFile(checked.data), save=False)
     try:
         with transaction.atomic():
             # Checked again under the case's row lock: two simultaneous uploads of one file
             # cannot both pass (on SQLite the IMMEDIATE transaction serialises writers anyway).
             Case.objects.select_for_update().only("pk").get(pk=case.pk)
             _refuse_duplicate(case=case, sha256=checked.sha256)
-            save_validated(radiograph)
+            save_validated(radiograph, exclude=["case"])  # the case row exists: it is locked above
             if checked.dicom is not None:
                 dicom_instance_record(radiograph=radiograph, header=checked.dicom, calling_ae_title=calling_ae_title)
             prediction = Prediction.objects.create(radiograph=radiograph)

@@ -42,9 +42,10 @@ def _apply(instance: Any, data: Mapping[str, Any], editable: tuple[str, ...]) ->
     return list(data)
 
 
-def save_validated(instance: Any, update_fields: list[str] | None = None) -> None:
-    """``full_clean`` then save; call inside ``transaction.atomic``."""
-    instance.full_clean()
+def save_validated(instance: Any, update_fields: list[str] | None = None, *, exclude: list[str] | None = None) -> None:
+    """``full_clean`` (but for ``exclude``, fields the caller has just checked) then save; call
+    inside ``transaction.atomic``."""
+    instance.full_clean(exclude=exclude)
     instance.save(update_fields=update_fields)
 
 

@@ -111,7 +111,8 @@ STORAGES = {
 }
 
 # Uploads: the size limit is enforced while the body streams (to a temporary file past 2 MB); an
-# accepted file, at most FRACTURE_MAX_UPLOAD_BYTES, is then decoded once in memory.
+# accepted file, at most FRACTURE_MAX_UPLOAD_BYTES, is then read once into memory, where it is
+# hashed, decoded and stored from. Only diagnosis.upload_limits reads the limit.
 FRACTURE_MAX_UPLOAD_BYTES = env_int("FRACTURE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024, minimum=1)
 FRACTURE_MAX_IMAGE_PIXELS = env_int("FRACTURE_MAX_IMAGE_PIXELS", default=60_000_000, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

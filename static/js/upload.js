@@ -146,7 +146,9 @@
     if (!ACCEPTED.test(file.name) && !DICOM.test(file.name)) {
       return fail(entry, "Only JPG, JPEG, PNG or DICOM images can be uploaded.");
     }
-    if (maxBytes && file.size > maxBytes) return fail(entry, "The file is larger than the upload limit.");
+    if (maxBytes && file.size > maxBytes) {
+      return fail(entry, form.getAttribute("data-too-large") || "The file is larger than the upload limit.");
+    }
     var again = function () { sending(entry); send(form, table, entry); };
     var data = new FormData();
     data.append("image", file);

@@ -135,7 +135,7 @@ def test_bad_uploads_are_rejected_and_leave_nothing(case, clinician, settings, t
 def test_oversize_upload_is_rejected_before_reading(case, clinician, settings, monkeypatch):
     settings.FRACTURE_MAX_UPLOAD_BYTES = 1024
     upload = SimpleUploadedFile("big.png", image_bytes("PNG", size=(400, 400)) + b"\0" * 2048)
-    monkeypatch.setattr("diagnosis.validation._hash_and_measure", lambda *a: pytest.fail("file was read"))
+    monkeypatch.setattr("diagnosis.validation.read_capped", lambda *a: pytest.fail("file was read"))
     with pytest.raises(UploadRejected, match="larger than the 1 KB limit"):
         services.radiograph_upload(case=case, file=upload, user=clinician)
     assert Radiograph.objects.count() == 0 and _stored_files(settings) == []
