@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser, Group, User
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +27,7 @@ from diagnosis.models import (
     SignOff,
     TeamSettings,
 )
+from diagnosis.services.records import CASE_EDITABLE, PATIENT_EDITABLE
 
 
 def percent_1dp(value: float | None) -> str:
@@ -88,12 +92,54 @@ class _ScopedChoices:
 _TEAM_FILTER = ("team", admin.RelatedOnlyFieldListFilter)  # only teams in the (scoped) list
 
 
+def _adopt(obj: Model, saved: Model) -> None:
+    """Make the admin's unsaved ``obj`` the row a service saved, for the admin's log and redirect."""
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding, obj._state.db = False, saved._state.db
+
+
+class _ThroughRecordsServices:
+    """Adds and changes go through the records services, as on the web and the API: the same
+    filing rule, validation and audit trail. A record's care team (and a case's patient) is
+    fixed once filed: read-only on the change page."""
+
+    fixed_after_filing: tuple[str, ...] = ("team",)
+    editable: tuple[str, ...]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, *self.fixed_after_filing) if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+        if change:
+            changed = {name: form.cleaned_data[name] for name in self.editable if name in form.changed_data}
+            if changed:
+                self.service_update(request.user, obj, changed)
+        else:
+            _adopt(obj, self.service_create(request.user, form.cleaned_data))
+
+    def service_create(self, user: AbstractBaseUser, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def service_update(self, user: AbstractBaseUser, obj: Model, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+
 @admin.register(Patient)
-class PatientAdmin(_ScopedChoices, admin.ModelAdmin):
+class PatientAdmin(_ThroughRecordsServices, _ScopedChoices, admin.ModelAdmin):
     list_display = ("mrn", "name", "date_of_birth", "sex", "team", "created_at")
     list_filter = ("sex", _TEAM_FILTER, "created_at")
     search_fields = ("mrn", "name")
+    fields = ("mrn", "name", "date_of_birth", "sex", "team", "created_by", "created_at", "updated_at")
     readonly_fields = ("created_by", "created_at", "updated_at")
+    editable = PATIENT_EDITABLE
+
+    def service_create(self, user: AbstractBaseUser, data: dict[str, Any]) -> Patient:
+        return services.patient_create(user=user, team=data["team"], **{name: data[name] for name in self.editable})
+
+    def service_update(self, user: AbstractBaseUser, obj: Patient, data: dict[str, Any]) -> Patient:
+        return services.patient_update(user=user, patient=obj, data=data)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         return selectors.patient_list(user=request.user)
@@ -114,17 +160,31 @@ class RadiographInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(_ScopedChoices, _AdminMedia, admin.ModelAdmin):
+class CaseAdmin(_ThroughRecordsServices, _ScopedChoices, _AdminMedia, admin.ModelAdmin):
     list_display = ("id", "patient", "body_region", "status", "team", "created_at")
     list_filter = ("status", "body_region", _TEAM_FILTER, "created_at")
     search_fields = ("patient__mrn", "patient__name")
+    fields = ("patient", "team", "body_region", "clinical_question", "status", "created_by", "created_at", "updated_at")
     readonly_fields = ("created_by", "created_at", "updated_at")
+    fixed_after_filing = ("patient", "team")
+    editable = CASE_EDITABLE
     # Not raw_id_fields: its widget prints the label of any typed id, another team's patient included.
     autocomplete_fields = ("patient",)
     inlines = [RadiographInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return selectors.case_list(user=request.user)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Case | None = None) -> tuple[str, ...]:
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is not None else (*fields, "status")  # a case is opened open
+
+    def service_create(self, user: AbstractBaseUser, data: dict[str, Any]) -> Case:
+        fields = ("patient", "team", "body_region", "clinical_question")
+        return services.case_create(user=user, **{name: data[name] for name in fields})
+
+    def service_update(self, user: AbstractBaseUser, obj: Case, data: dict[str, Any]) -> Case:
+        return services.case_update(user=user, case=obj, data=data)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
