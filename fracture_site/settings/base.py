@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "csp",
     "diagnosis",
     "inference",
+    "shadow",
     "training",
 ]
 
