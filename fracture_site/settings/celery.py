@@ -50,4 +50,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "diagnosis.tasks.sweep_stale_predictions",
         "schedule": float(FRACTURE_SWEEP_INTERVAL_S),
     },
+    "fail-stale-shadow-runs": {
+        "task": "shadow.tasks.fail_stale_shadow_runs",
+        "schedule": float(FRACTURE_SWEEP_INTERVAL_S),
+    },
 }
+
+# Shadow runs (shadow.tasks): their own queue and worker, so a long run never delays predictions.
+FRACTURE_SHADOW_QUEUE = env.str("FRACTURE_SHADOW_QUEUE", default="shadow")
+FRACTURE_SHADOW_SOFT_TIME_LIMIT = env_int("FRACTURE_SHADOW_SOFT_TIME_LIMIT", default=1800, minimum=1)
+FRACTURE_SHADOW_TIME_LIMIT = env_int("FRACTURE_SHADOW_TIME_LIMIT", default=1860, minimum=1)
