@@ -108,6 +108,8 @@ def _admin_probes(victim, outsider) -> dict[str, list[Probe]]:
                     (200,),
                 ),
             ],
+            # Shadow runs are for staff with the shadow permissions, which the prober lacks.
+            "admin:shadow_shadowrun_compare": [Probe("get", "/admin/shadow/shadowrun/1/compare/", None, (403,))],
             "admin:view_on_site": [Probe("get", f"/admin/r/{patient_type}/{victim.patient.pk}/", None, (404,))],
             "admin:app_list": [Probe("get", "/admin/diagnosis/", None, (200,)), Probe("get", "/admin/axes/")],
             "admin/(?P<url>.*)$": [Probe("get", "/admin/no-such-page/")],
