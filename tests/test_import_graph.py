@@ -1,4 +1,4 @@
-"""The serving line: ``inference`` and ``diagnosis`` never import TensorFlow, Keras or training.
+"""The serving line: ``inference``, ``diagnosis`` and ``shadow`` never import TensorFlow, Keras or training.
 
 Every import statement in every module is read, function-level ones too (lazy imports are where
 a heavy dependency would slip in unseen), so a forbidden import fails here before any process
@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "inference": ("tensorflow", "keras", "training", "diagnosis", "shadow", "scipy", "sklearn"),
     "diagnosis": ("tensorflow", "keras", "training", "scipy", "sklearn"),
+    "shadow": ("tensorflow", "keras", "training", "scipy", "sklearn"),
 }
 
 
