@@ -1,5 +1,7 @@
 """`make run`: set everything up on a fresh machine and serve the site with a Celery worker.
 
+A second worker consumes only the shadow-run queue (FRACTURE_SHADOW_QUEUE, default "shadow").
+
 The DICOM node (`manage.py dicom_listener`) runs beside them on DICOM_PORT (default 11112;
 empty turns it off), filing studies from unmapped calling AEs under the demo team.
 
@@ -73,6 +75,11 @@ def main() -> int:
         group.start(
             "celery worker",
             celery_worker_command(concurrency=concurrency, quiet=False, beat_schedule=data_dir / "celerybeat-schedule"),
+        )
+        # Shadow runs on their own queue and worker, so a long run never delays predictions.
+        group.start(
+            "shadow worker",
+            celery_worker_command(queue=os.environ.get("FRACTURE_SHADOW_QUEUE", "shadow"), node_name="shadow@%h"),
         )
         dicom_port = os.environ.get("DICOM_PORT", "11112").strip()
         if dicom_port:  # empty turns the DICOM node off

@@ -19,11 +19,14 @@ STORED = "test"  # the version of PredictionFactory's finished predictions
 
 
 @pytest.fixture(autouse=True)
-def shadow_sent(monkeypatch) -> list[tuple]:
-    """``(args, kwargs)`` of every shadow run handed to the broker (none reaches Redis)."""
+def shadow_sent(request, monkeypatch) -> list[tuple]:
+    """``(args, kwargs)`` of every shadow run handed to the broker (none reaches Redis unless the
+    test starts a real worker)."""
     from shadow.tasks import run_shadow
 
     sent: list[tuple] = []
+    if "start_worker" in request.fixturenames:
+        return sent
     monkeypatch.setattr(run_shadow, "apply_async", lambda *args, **kwargs: sent.append((args, kwargs)))
     return sent
 
