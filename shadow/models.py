@@ -54,7 +54,7 @@ class ShadowRun(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Shadow run {self.pk}: {self.candidate_id and self.candidate.version}"
+        return f"Shadow run {self.pk}"
 
     @property
     def is_pending(self) -> bool:
