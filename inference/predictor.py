@@ -20,6 +20,7 @@ from PIL import Image
 from inference import calibration
 from inference.cards import read_card
 from inference.errors import ModelUnavailable
+from inference.heatmap import mean_over_views
 from inference.imaging import VIEWS, open_image, to_model_input
 from inference.registry import resolve_version_dir, served_version_dir
 from inference.runtime import LiteModel
@@ -38,6 +39,8 @@ class PredictionResult:
     threshold: float
     model_version: str
     inference_ms: float
+    # (h, w) class activation map on the network's input square, for versions whose card has ``cam``.
+    activation_map: np.ndarray | None = None
 
 
 class Predictor:
@@ -62,7 +65,9 @@ class Predictor:
             raise ModelUnavailable(
                 f"model card of {self.version} names no serving file: export one with `manage.py export_serving`"
             )
-        self._model = LiteModel(self.version_dir / serving)
+        cam = self.card.get("cam")
+        self.has_maps: bool = bool(cam)
+        self._model = LiteModel(self.version_dir / serving, cam_output=cam["output_name"] if cam else None)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Fractured probability per row of an already prepared batch (NHWC float32), calibrated
@@ -70,21 +75,32 @@ class Predictor:
         p = view_mean_probabilities(self._model, batch, self.tta)
         return p if self.calibration is None else calibration.apply(p, *self.calibration)
 
+    def probabilities_and_maps(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``probabilities`` and each row's class activation map ``(N, h, w)`` (needs ``has_maps``)."""
+        try:
+            p, maps = mean_over_views(self._model, batch, self.tta)
+        except ValueError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+        return (p if self.calibration is None else calibration.apply(p, *self.calibration)), maps
+
     def predict_images(self, images: list[Image.Image]) -> list[PredictionResult]:
         if not images:
             return []
         start = time.perf_counter()
         batch = np.stack([to_model_input(img, self.spec) for img in images])
-        probs = self.probabilities(batch)
+        if self.has_maps:
+            probs, maps = self.probabilities_and_maps(batch)
+        else:
+            probs, maps = self.probabilities(batch), [None] * len(images)
         per_image_ms = (time.perf_counter() - start) * 1000.0 / len(images)
-        return [self._result(float(p), per_image_ms) for p in probs]
+        return [self._result(float(p), per_image_ms, m) for p, m in zip(probs, maps, strict=True)]
 
     def predict_paths(self, paths: Iterable[str | os.PathLike]) -> list[PredictionResult]:
         return self.predict_images([open_image(p) for p in paths])
 
-    def _result(self, probability: float, ms: float) -> PredictionResult:
+    def _result(self, probability: float, ms: float, cam: np.ndarray | None = None) -> PredictionResult:
         label = POSITIVE if probability >= self.threshold else NEGATIVE
-        return PredictionResult(probability, label, self.threshold, self.version, ms)
+        return PredictionResult(probability, label, self.threshold, self.version, ms, cam)
 
 
 def view_mean_probabilities(forward: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, tta: list[str]):

@@ -33,9 +33,13 @@ def serving_file_problem(path: Path, sha256: str | None) -> str | None:
 
 
 class LiteModel:
-    """Callable on an NHWC float32 batch; returns one probability per row."""
+    """Callable on an NHWC float32 batch; returns one probability per row.
 
-    def __init__(self, path: Path):
+    With ``cam_output`` (the card's ``cam.output_name``) the file has a second output, the class
+    activation map (``training.cam``); ``with_maps`` returns it beside the probabilities.
+    """
+
+    def __init__(self, path: Path, *, cam_output: str | None = None):
         if not Path(path).is_file():
             raise ModelUnavailable(f"model file missing: {path}")
         from ai_edge_litert.interpreter import Interpreter
@@ -48,7 +52,15 @@ class LiteModel:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"model file {path} cannot be loaded: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        outputs = self._interpreter.get_output_details()
+        self._maps: int | None = None
+        if cam_output:
+            maps = [o["index"] for o in outputs if o["name"] == cam_output]
+            if len(maps) != 1 or len(outputs) != 2:
+                raise ModelUnavailable(f"model file {path} has no heat-map output {cam_output!r}")
+            self._maps = maps[0]
+            outputs = [o for o in outputs if o["index"] != self._maps]
+        self._output = outputs[0]["index"]
         self._lock = threading.Lock()  # an interpreter must not run two invocations at once
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -59,3 +71,20 @@ class LiteModel:
                 self._interpreter.invoke()
                 out[row] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
         return out
+
+    @property
+    def has_maps(self) -> bool:
+        return self._maps is not None
+
+    def with_maps(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities ``(N,)`` and class activation maps ``(N, h, w)`` of a batch."""
+        if self._maps is None:
+            raise ModelUnavailable("this model version has no heat-map output")
+        probs, maps = np.empty(len(batch), dtype=np.float32), []
+        with self._lock:
+            for row, x in enumerate(batch):
+                self._interpreter.set_tensor(self._input, np.ascontiguousarray(x[None], dtype=np.float32))
+                self._interpreter.invoke()
+                probs[row] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
+                maps.append(self._interpreter.get_tensor(self._maps)[0].copy())
+        return probs, np.stack(maps) if maps else np.zeros((0, 0, 0), dtype=np.float32)
