@@ -81,6 +81,11 @@ def radiograph_upload_to(instance: Radiograph, filename: str) -> str:
     return f"radiographs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
 
 
+def prediction_overlay_upload_to(instance: Prediction, filename: str) -> str:
+    """Heat maps sit beside the radiographs under a random name, served only through a team-scoped view."""
+    return f"overlays/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.png"
+
+
 EARLIEST_BIRTH_DATE = datetime.date(1880, 1, 1)
 
 
@@ -198,6 +203,8 @@ class Prediction(models.Model):
     model_version = models.CharField(max_length=100, blank=True)
     inference_ms = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Heat map (class activation map) of a succeeded run, for model versions that produce one.
+    overlay = models.FileField(upload_to=prediction_overlay_upload_to, blank=True, max_length=200)
     attempts = models.PositiveSmallIntegerField(default=0)
     # When the task message was handed to the broker; NULL while the broker could not be reached.
     enqueued_at = models.DateTimeField(null=True, blank=True)

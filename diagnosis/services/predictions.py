@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 Status = Prediction.Status
 _RESULT_FIELDS = (
-    "label", "probability", "threshold", "model_version", "inference_ms", "status", "error", "finished_at",
+    "label", "probability", "threshold", "model_version", "inference_ms", "status", "error", "finished_at", "overlay",
 )  # fmt: skip
 # Database hiccups worth a retry; everything else about a run is a definite outcome.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -143,6 +144,8 @@ def prediction_run(*, prediction_id: int) -> None:
             prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
             return
         result = predictor.predict_images([image])[0]
+        overlay_name = _store_overlay(prediction, result.activation_map, image_size=image.size, spec=predictor.spec)
+        prediction.overlay.name = overlay_name
         prediction.label = result.label
         prediction.probability = result.probability
         prediction.threshold = result.threshold
@@ -151,20 +154,50 @@ def prediction_run(*, prediction_id: int) -> None:
         prediction.status = Status.SUCCEEDED
         prediction.error = ""
         prediction.finished_at = timezone.now()
-        prediction.full_clean()
-        with transaction.atomic():
-            # Fenced on this run's claim: if the run outlived the time limit and was taken over,
-            # the newer run owns the row and this result is dropped, never written twice.
-            stored = Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING, started_at=claimed_at).update(
-                **{field: getattr(prediction, field) for field in _RESULT_FIELDS}
-            )
-            if not stored:
-                logger.warning("prediction %s was taken over by a newer run; result dropped", prediction_id)
-                return
-            _audit_finished(prediction)
+        stored = 0
+        try:
+            prediction.full_clean()
+            stored = _store_result(prediction, claimed_at)
+        finally:
+            if not stored and overlay_name:
+                prediction.overlay.storage.delete(overlay_name)  # this run's result was not kept
     except TRANSIENT_ERRORS:
         _release(prediction_id)
         raise
+
+
+def _store_overlay(prediction: Prediction, cam, *, image_size: tuple[int, int], spec: dict) -> str:
+    """Save the heat-map PNG of a run (before its fenced write); "" for a version without maps.
+
+    A map that cannot be drawn costs the picture, never the prediction: it is logged and skipped.
+    """
+    if cam is None:
+        return ""
+    from training.heatmap import overlay_png
+
+    field = prediction.overlay.field
+    try:
+        data = overlay_png(cam, image_size=image_size, spec=spec)
+        return field.storage.save(field.generate_filename(prediction, "overlay.png"), ContentFile(data))
+    except (ValueError, OSError) as exc:
+        logger.warning("prediction %s: heat map not stored: %s", prediction.pk, exc)
+        return ""
+
+
+def _store_result(prediction: Prediction, claimed_at: datetime.datetime) -> int:
+    """Write the result fenced on this run's claim; 0 when another run took the row over."""
+    prediction_id = prediction.pk
+    with transaction.atomic():
+        # Fenced on this run's claim: if the run outlived the time limit and was taken over, the
+        # newer run owns the row and this result (heat map included) is dropped, never written twice.
+        stored = Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING, started_at=claimed_at).update(
+            **{field: getattr(prediction, field) for field in _RESULT_FIELDS}
+        )
+        if not stored:
+            logger.warning("prediction %s was taken over by a newer run; result dropped", prediction_id)
+            return 0
+        _audit_finished(prediction)
+    return stored
 
 
 def _release(prediction_id: int) -> None:
