@@ -21,5 +21,6 @@ urlpatterns = [
     path("cases/<int:pk>/report/", views.case_report, name="case-report"),
     path("radiographs/<int:pk>/", views.radiograph_detail, name="radiograph-detail"),
     path("radiographs/<int:pk>/image/", views.radiograph_image, name="radiograph-image"),
+    path("predictions/<int:pk>/overlay/", views.prediction_overlay, name="prediction-overlay"),
     path("predictions/<int:pk>/review/", views.prediction_review, name="prediction-review"),
 ]

@@ -11,7 +11,7 @@ from django.contrib.auth.views import LogoutView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -300,6 +300,20 @@ def radiograph_image(request: HttpRequest, pk: int) -> FileResponse:
     else:
         handle, content_type = radiograph_display_file(radiograph)
         audit_record(actor=request.user, action=Action.VIEW_IMAGE, obj=radiograph, request=request)
+    return _private_image(handle, content_type)
+
+
+@login_required
+@require_GET
+def prediction_overlay(request: HttpRequest, pk: int) -> FileResponse:
+    """A prediction's heat-map PNG, scoped like the image: another team's reads as non-existent."""
+    prediction = selectors.prediction_get(user=request.user, pk=pk)
+    if not prediction.overlay:
+        raise Http404("This prediction has no heat map.")
+    return _private_image(prediction.overlay.open("rb"), "image/png")
+
+
+def _private_image(handle, content_type: str) -> FileResponse:
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Disposition"] = "inline"

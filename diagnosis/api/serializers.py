@@ -114,6 +114,13 @@ class ReviewCreateInput(serializers.Serializer):
 class PredictionOutput(serializers.ModelSerializer):
     case = serializers.IntegerField(source="radiograph.case_id", read_only=True)
     url = serializers.SerializerMethodField()
+    overlay_url = serializers.SerializerMethodField(
+        help_text=(
+            "Heat map (class activation map) as a transparent PNG covering the image: the regions that drove "
+            "the score, not a fracture outline. Same authentication and team scoping as the image; null when "
+            "the model version makes none or the run has not succeeded."
+        )
+    )
     reviews = ReviewOutput(many=True, read_only=True, help_text="Clinicians' reads, newest first (append-only).")
     operating_point = serializers.ChoiceField(
         choices=OperatingPoint.choices,
@@ -152,6 +159,7 @@ class PredictionOutput(serializers.ModelSerializer):
             "operating_point",
             "operating_threshold",
             "label_at_operating_point",
+            "overlay_url",
             "reviews",
         ]
         read_only_fields = fields
@@ -159,6 +167,12 @@ class PredictionOutput(serializers.ModelSerializer):
     @extend_schema_field(serializers.URLField())
     def get_url(self, prediction: Prediction) -> str:
         return _absolute(self, reverse("prediction-detail", args=[prediction.pk]))
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_overlay_url(self, prediction: Prediction) -> str | None:
+        if not prediction.overlay:
+            return None
+        return _absolute(self, reverse("diagnosis:prediction-overlay", args=[prediction.pk]))
 
 
 class PredictionSummary(PredictionOutput):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 
 from diagnosis.models import Case, Patient, Prediction, Radiograph
-from tests.factories import PredictionFactory
+from tests.factories import PredictionFactory, image_bytes
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ def victim(clinician, team) -> Records:
         radiograph__case__patient__name="Victoria Victim",
         radiograph__case__patient__mrn="VICTIM-0001",
     )
+    prediction.overlay.save("overlay.png", ContentFile(image_bytes()), save=True)  # a heat map to steal
     radiograph = prediction.radiograph
     return Records(
         patient=radiograph.case.patient,

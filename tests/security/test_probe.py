@@ -170,6 +170,7 @@ def _probes(victim, outsider) -> dict[str, list[Probe]]:
             Probe("get", f"/radiographs/{r}/image/"),
             Probe("get", f"/radiographs/{r}/image/?thumb=1"),
         ],
+        "diagnosis:prediction-overlay": [Probe("get", f"/predictions/{pr}/overlay/")],
         "diagnosis:prediction-review": [Probe("post", f"/predictions/{pr}/review/", {"read": "fracture"})],
         # API.
         "api-token": [
