@@ -17,13 +17,15 @@
     var stage = viewer.querySelector("#viewer-stage");
     var pan = viewer.querySelector("#viewer-pan");
     var img = viewer.querySelector("#viewer-image");
+    var overlay = viewer.querySelector("#viewer-overlay"); // the AI heat map, when there is one
+    var opacity = viewer.querySelector("#viewer-overlay-opacity");
     var sliders = {
       brightness: viewer.querySelector("#viewer-brightness"),
       contrast: viewer.querySelector("#viewer-contrast"),
     };
     var zoomLabel = viewer.querySelector("#viewer-zoom-value");
     var declared = [parseInt(viewer.getAttribute("data-natural-width"), 10), parseInt(viewer.getAttribute("data-natural-height"), 10)];
-    var state = { rotation: 0, invert: false, levelTool: false };
+    var state = { rotation: 0, invert: false, levelTool: false, overlay: false };
     var panzoom = window.Panzoom(pan, {
       canvas: true, // drag anywhere on the stage, not only on the image
       maxScale: 32,
@@ -44,6 +46,7 @@
       var k = Math.min(stage.clientWidth / size[0], stage.clientHeight / size[1]);
       img.style.width = Math.round(size[0] * k) + "px";
       img.style.height = Math.round(size[1] * k) + "px";
+      if (overlay) { overlay.style.width = img.style.width; overlay.style.height = img.style.height; }
     }
 
     function button(action) { return viewer.querySelector('[data-action="' + action + '"]'); }
@@ -58,6 +61,15 @@
     function paint() {
       var fit = rotationFit();
       img.style.transform = "rotate(" + state.rotation + "deg)" + (fit !== 1 ? " scale(" + fit.toFixed(4) + ")" : "");
+      if (overlay) {
+        // Follows zoom and pan (same Panzoom layer) and rotation; never the grey-level filters.
+        overlay.style.transform = img.style.transform;
+        overlay.hidden = !state.overlay;
+        overlay.style.opacity = String(opacity.value / 100);
+        opacity.disabled = !state.overlay;
+        viewer.querySelector("#viewer-overlay-opacity-value").textContent = opacity.value + "%";
+        button("overlay").setAttribute("aria-pressed", String(state.overlay));
+      }
       img.style.filter = "brightness(" + sliders.brightness.value + "%) contrast(" + sliders.contrast.value + "%)" +
         (state.invert ? " invert(1)" : "");
       viewer.querySelector("#viewer-brightness-value").textContent = sliders.brightness.value + "%";
@@ -89,6 +101,7 @@
       },
       rotate: function () { state.rotation = (state.rotation + 90) % 360; paint(); panzoom.reset({ animate: false }); },
       invert: function () { state.invert = !state.invert; paint(); },
+      overlay: function () { if (overlay) { state.overlay = !state.overlay; paint(); } },
       tool: function () { state.levelTool = !state.levelTool; panzoom.setOptions({ disablePan: state.levelTool }); paint(); },
       reset: function () {
         state.rotation = 0; state.invert = false; state.levelTool = false;
@@ -107,6 +120,7 @@
       el.addEventListener("click", function () { actions[el.getAttribute("data-action")](); showZoom(); });
     });
     Object.keys(sliders).forEach(function (name) { sliders[name].addEventListener("input", paint); });
+    if (opacity) opacity.addEventListener("input", paint);
     stage.addEventListener("wheel", panzoom.zoomWithWheel);
     pan.addEventListener("panzoomchange", showZoom);
     function refresh() { layout(); paint(); showZoom(); }
@@ -142,7 +156,7 @@
 
     var keys = {
       "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", "_": "zoom-out", "0": "fit", "1": "actual",
-      r: "rotate", R: "rotate", i: "invert", I: "invert", w: "tool", W: "tool", f: "fullscreen", F: "fullscreen",
+      r: "rotate", R: "rotate", i: "invert", I: "invert", h: "overlay", H: "overlay", w: "tool", W: "tool", f: "fullscreen", F: "fullscreen",
       Escape: "reset",
     };
     var arrows = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };

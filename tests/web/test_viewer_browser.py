@@ -130,3 +130,71 @@ def test_radiograph_page_passes_axe_and_fits(new_page, live_server, images, size
     assert horizontal_overflow(page) <= 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"radiograph-viewer-{size}.png"), full_page=True)
+
+
+BOXES = (
+    "['viewer-image', 'viewer-overlay'].map(i => JSON.stringify(document.getElementById(i).getBoundingClientRect()))"
+)
+
+
+@pytest.fixture
+def with_heat_map(images):
+    """The newest image's prediction carries a heat map: hot in the picture's upper-left quarter."""
+    import numpy as np
+    from django.core.files.base import ContentFile
+
+    from training.heatmap import overlay_png
+
+    cam = np.zeros((7, 7), dtype=np.float32)
+    cam[1:3, 1:3] = 4.0
+    prediction = images[1].current_prediction
+    png = overlay_png(cam, image_size=(400, 300), spec={"size": 224, "resize": "letterbox"})
+    prediction.overlay.save("overlay.png", ContentFile(png), save=True)
+    return images
+
+
+def test_heat_map_toggles_with_mouse_and_keyboard_and_follows_rotation_not_levels(new_page, live_server, with_heat_map):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, live_server.url, "dr_viewer")
+    _open(page, live_server.url, with_heat_map[1])
+    overlay, toggle = page.locator("#viewer-overlay"), page.locator('[data-action="overlay"]')
+    expect(overlay).to_be_hidden()  # off until asked for: the reader looks at the image first
+    expect(page.locator("#viewer-overlay-opacity")).to_be_disabled()
+    assert "Regions that drove the score; not a fracture outline" in page.inner_text("#viewer-heatmap")
+
+    toggle.click()
+    expect(overlay).to_be_visible()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("document.getElementById('viewer-overlay').naturalWidth") == 128
+    page.fill("#viewer-overlay-opacity", "30")
+    page.dispatch_event("#viewer-overlay-opacity", "input")
+    assert page.eval_on_selector("#viewer-overlay", "e => e.style.opacity") == "0.3"
+    boxes = page.evaluate(BOXES)
+    assert boxes[0] == boxes[1], "the heat map lies exactly on the image"
+
+    page.focus("#viewer-stage")  # shortcuts are ignored while a slider has the focus
+    page.keyboard.press("r")
+    page.keyboard.press("i")
+    page.keyboard.press("+")
+    assert "rotate(90deg)" in page.eval_on_selector("#viewer-overlay", "e => e.style.transform")
+    assert "invert" not in (page.eval_on_selector("#viewer-overlay", "e => e.style.filter") or "")
+    boxes = page.evaluate(BOXES)
+    assert boxes[0] == boxes[1], "zoomed and rotated together"
+    assert axe_violations(page) == []
+
+    page.keyboard.press("h")
+    expect(overlay).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    page.keyboard.press("H")
+    expect(overlay).to_be_visible()
+    assert "<kbd>H</kbd>" in page.inner_html("#viewer-keys")
+
+
+def test_no_heat_map_says_so(new_page, live_server, images):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, live_server.url, "dr_viewer")
+    _open(page, live_server.url, images[1])
+    assert page.locator("#viewer-overlay").count() == 0 and page.locator('[data-action="overlay"]').count() == 0
+    assert "No heat map is available for this model version" in page.inner_text("#viewer-heatmap")
+    page.keyboard.press("h")  # harmless without a heat map
+    assert axe_violations(page) == []
