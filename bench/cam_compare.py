@@ -35,10 +35,11 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from training.heatmap import overlay_png
-    from training.imaging import ImageDecodeError, open_image, to_model_input
-    from training.registry import read_card, resolve_version_dir
-    from training.serving import LiteModel
+    from inference.cards import read_card
+    from inference.heatmap import overlay_png
+    from inference.imaging import ImageDecodeError, open_image, to_model_input
+    from inference.registry import resolve_version_dir
+    from inference.runtime import LiteModel
 
     derived = read_card(args.derived)
     source_dir = resolve_version_dir(derived["derived_from"]["version"])

@@ -173,7 +173,7 @@ def _store_overlay(prediction: Prediction, cam, *, image_size: tuple[int, int], 
     """
     if cam is None:
         return ""
-    from training.heatmap import overlay_png
+    from inference.heatmap import overlay_png
 
     field = prediction.overlay.field
     try:

@@ -68,7 +68,7 @@ def test_a_version_without_a_cam_block_stores_no_overlay(tiny_model):
 
 
 def test_a_run_taken_over_midway_discards_its_png(cam_model, monkeypatch):
-    from training.inference import get_predictor
+    from inference.predictor import get_predictor
 
     prediction = PredictionFactory(radiograph=_patch_radiograph())
     predictor = get_predictor()

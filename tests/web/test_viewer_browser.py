@@ -143,7 +143,7 @@ def with_heat_map(images):
     import numpy as np
     from django.core.files.base import ContentFile
 
-    from training.heatmap import overlay_png
+    from inference.heatmap import overlay_png
 
     cam = np.zeros((7, 7), dtype=np.float32)
     cam[1:3, 1:3] = 4.0
