@@ -28,6 +28,15 @@ def synthetic_images(n: int, size: int, *, seed: int = 0) -> tuple[np.ndarray, n
 
 def build_tiny_model_version(root: Path, *, version: str = "tiny-test", image_size: int = 32) -> Path:
     """Write ``root/version/`` with a briefly fitted Keras model and a valid card; return it."""
+
+    x, y = synthetic_images(32, image_size)
+    return _write_tiny_version(root, version, image_size, x, y, epochs=2, batch_size=16)
+
+
+def _write_tiny_version(
+    root: Path, version: str, image_size: int, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int
+) -> Path:
+    """Fit a tiny default network on ``x, y`` and write it as a servable version with a valid card."""
     import keras
 
     from training.networks import build_default
@@ -36,19 +45,17 @@ def build_tiny_model_version(root: Path, *, version: str = "tiny-test", image_si
     spec = {"size": int(image_size), "color": "grey", "resize": "letterbox"}
     model = build_default(spec, widths=(8, 16), dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    x, y = synthetic_images(32, image_size)
-    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
 
     folder = Path(root) / version
     folder.mkdir(parents=True, exist_ok=False)
     model.save(folder / MODEL_NAME)
-    serving_entries = export_serving(model, folder / SERVING_NAME)
     card = {
         "version": version,
         "architecture": "default",
         "created_at": datetime.now(UTC).isoformat(),
         "model_file": MODEL_NAME,
-        **serving_entries,
+        **export_serving(model, folder / SERVING_NAME),
         "input": spec,
         "thresholds": {"balanced": 0.5, "high_sensitivity": 0.3},
         "default_threshold": "balanced",
@@ -82,32 +89,5 @@ def build_patch_model_version(root: Path, *, version: str = "patch-test", image_
     Its class activation map has something to find: the heat-map tests move the square and
     expect the map's peak to follow.
     """
-    import keras
-
-    from training.networks import build_default
-
-    keras.utils.set_random_seed(0)
-    spec = {"size": int(image_size), "color": "grey", "resize": "letterbox"}
-    model = build_default(spec, widths=(8, 16), dropout=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
     x, y, _ = patch_images(256, image_size)
-    model.fit(x, y, epochs=6, batch_size=32, verbose=0)
-
-    folder = Path(root) / version
-    folder.mkdir(parents=True, exist_ok=False)
-    model.save(folder / MODEL_NAME)
-    card = {
-        "version": version,
-        "architecture": "default",
-        "created_at": datetime.now(UTC).isoformat(),
-        "model_file": MODEL_NAME,
-        **export_serving(model, folder / SERVING_NAME),
-        "input": spec,
-        "thresholds": {"balanced": 0.5, "high_sensitivity": 0.3},
-        "default_threshold": "balanced",
-        "labels": {"positive": "fractured", "negative": "not_fractured"},
-        "metrics": {},
-        "notes": "Synthetic test model: never serve it to clinicians.",
-    }
-    write_card(folder, card)
-    return folder
+    return _write_tiny_version(root, version, image_size, x, y, epochs=6, batch_size=32)
