@@ -12,10 +12,12 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from fracture_site.appendonly import AppendOnly, AppendOnlyModel
 
 
 class Sex(models.TextChoices):
@@ -200,7 +202,10 @@ class Prediction(models.Model):
     label = models.CharField(max_length=16, choices=Label.choices, null=True, blank=True)  # noqa: DJ001
     probability = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     threshold = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-    model_version = models.CharField(max_length=100, blank=True)
+    model_version = models.CharField(max_length=100, blank=True, db_index=True)  # counted per version (admin)
+    # Which of the model card's thresholds ``threshold`` is (its operating point, e.g. "balanced"); "" until a
+    # run succeeds.
+    threshold_name = models.CharField(max_length=32, blank=True)
     inference_ms = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Heat map (class activation map) of a succeeded run, for model versions that produce one.
@@ -263,10 +268,8 @@ class AuditAction(models.TextChoices):
     ADMIN_CHANGE = "admin_change", "Admin change"
     REVIEW = "review", "Recorded a read"
     SIGN_OFF = "sign_off", "Signed off a case"
-
-
-class AppendOnly(PermissionDenied):
-    """An audit event may be written once and never changed or removed (a 403 if it reaches a view)."""
+    MODEL_ACTIVATION = "model_activation", "Activated a model version"
+    MODEL_ROLLBACK = "model_rollback", "Rolled back the model version"
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -339,32 +342,6 @@ class AuditEvent(models.Model):
 
 NOTE_MAX_LENGTH = 2000
 IMPRESSION_MAX_LENGTH = 5000
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs: object) -> int:
-        raise AppendOnly(f"{self.model._meta.verbose_name_plural} cannot be updated")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnly(f"{self.model._meta.verbose_name_plural} cannot be deleted")
-
-
-class AppendOnlyModel(models.Model):
-    """Written once: ``save`` of an existing row and ``delete`` are refused (a 403 in a view)."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise AppendOnly(f"a {self._meta.verbose_name} cannot be changed")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise AppendOnly(f"a {self._meta.verbose_name} cannot be deleted")
 
 
 class ReadChoice(models.TextChoices):
