@@ -233,11 +233,11 @@ class RadiographAdmin(_AdminMedia, ReadOnly, admin.ModelAdmin):
 class PredictionAdmin(_Percentages, _AdminMedia, ReadOnly, admin.ModelAdmin):
     list_display = (
         "id", "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent",
-        "model_version", "created_at", "finished_at",
+        "threshold_name", "model_version", "created_at", "finished_at",
     )  # fmt: skip
     fields = (
-        "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent", "model_version",
-        "inference_ms", "error", "attempts", "created_at", "enqueued_at", "started_at", "finished_at",
+        "thumbnail", "radiograph", "status", "label", "probability_percent", "threshold_percent", "threshold_name",
+        "model_version", "inference_ms", "error", "attempts", "created_at", "enqueued_at", "started_at", "finished_at",
     )  # fmt: skip
     readonly_fields = fields
     list_filter = (

@@ -24,6 +24,7 @@ from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
 
 from diagnosis.models import AuditAction, AuditEvent, Case, Patient, Prediction, Radiograph, Review, SignOff
+from inference.signals import model_activated
 
 Action = AuditAction
 
@@ -187,8 +188,24 @@ def audit_admin_entries(entries: Iterable[LogEntry]) -> None:
         )
 
 
+def _on_model_activated(sender: Any, activation: Any, **kwargs: Any) -> None:
+    """An activation (sent inside its transaction by ``inference.services``): who, which, why."""
+    previous = activation.previous.version.version if activation.previous else None
+    audit_record(
+        actor=activation.activated_by,
+        actor_name="system",
+        action=Action.MODEL_ROLLBACK if activation.is_rollback else Action.MODEL_ACTIVATION,
+        obj=activation,
+        description=f"{previous or 'none'} -> {activation.version.version}",
+        version=activation.version.version,
+        previous_version=previous,
+        reason=activation.reason,
+    )
+
+
 def connect_signals() -> None:
     dispatch = "diagnosis.audit"
+    model_activated.connect(_on_model_activated, dispatch_uid=f"{dispatch}.model_activated")
     user_logged_in.connect(_on_login, dispatch_uid=f"{dispatch}.login")
     user_logged_out.connect(_on_logout, dispatch_uid=f"{dispatch}.logout")
     user_login_failed.connect(_on_login_failed, dispatch_uid=f"{dispatch}.login_failed")

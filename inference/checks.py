@@ -1,4 +1,4 @@
-"""System check for ``manage.py check``: can the configured model version be served?
+"""System check for ``manage.py check``: can the served model version be served?
 
 It reads files only (card JSON, the model archive's structure and checksums) and never imports
 TensorFlow, because every web process and management command runs the checks. Problems are
@@ -21,7 +21,7 @@ from django.core.checks import CheckMessage
 from django.core.checks import Warning as CheckWarning
 
 from inference.cards import read_card, validate_card
-from inference.registry import ModelUnavailable, model_file, resolve_version_dir
+from inference.registry import ModelUnavailable, model_file, served_version_dir
 from inference.runtime import serving_file_problem
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -32,7 +32,7 @@ HINT = "Set FRACTURE_MODEL/FRACTURE_MODELS_DIR to a valid version, or train one:
 
 def model_check(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     try:
-        folder = resolve_version_dir()
+        folder = served_version_dir()  # FRACTURE_MODEL, else the activated version, else the newest
         card = read_card(folder)
     except ModelUnavailable as exc:
         return [CheckWarning(f"The AI model is unavailable: {exc}", hint=HINT, id="training.W001")]

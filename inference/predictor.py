@@ -2,7 +2,8 @@
 
 Serving goes through LiteRT only: a card without a serving file is refused, so a worker never
 falls back to TensorFlow. A worker process loads a version once (after fork) and keeps it in a
-per-process cache; which version is served is resolved once per process (``inference.registry``).
+per-process cache keyed by folder; which version is served is decided by ``inference.registry``
+(the activated version, re-checked cheaply), so an activation loads the new version once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class PredictionResult:
     threshold: float
     model_version: str
     inference_ms: float
+    threshold_name: str = "balanced"  # which of the card's thresholds ``threshold`` is (operating point)
     # (h, w) class activation map on the network's input square, for versions whose card has ``cam``.
     activation_map: np.ndarray | None = None
 
@@ -51,6 +53,7 @@ class Predictor:
         self.spec: dict = self.card["input"]
         thresholds = self.card["thresholds"]
         name = self.card.get("default_threshold", "balanced")
+        self.threshold_name: str = str(name)
         try:
             self.threshold: float = float(thresholds[name])
         except (KeyError, TypeError, ValueError) as exc:
@@ -100,7 +103,7 @@ class Predictor:
 
     def _result(self, probability: float, ms: float, cam: np.ndarray | None = None) -> PredictionResult:
         label = POSITIVE if probability >= self.threshold else NEGATIVE
-        return PredictionResult(probability, label, self.threshold, self.version, ms, cam)
+        return PredictionResult(probability, label, self.threshold, self.version, ms, self.threshold_name, cam)
 
 
 def view_mean_probabilities(forward: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, tta: list[str]):
@@ -125,16 +128,22 @@ def _calibration(card: dict) -> tuple[float, float] | None:
 
 
 _cache: dict[Path, Predictor] = {}
+_served: list[Path] = []  # the folder last served with no explicit version
 _lock = threading.Lock()
 
 
 def get_predictor(version: str | None = None) -> Predictor:
     """Load a model version once per process; raise ModelUnavailable with a clear message.
 
-    With no version, the served one (resolved once per process, not per prediction).
+    With no version, the served one (``served_version_dir``: re-checked at an interval, not read
+    from disk per prediction). A version no longer served is dropped from the cache.
     """
     folder = (resolve_version_dir(version) if version else served_version_dir()).resolve()
     with _lock:
+        if version is None:
+            if _served and _served[0] != folder:
+                _cache.pop(_served[0], None)
+            _served[:] = [folder]
         predictor = _cache.get(folder)
         if predictor is None:
             predictor = Predictor(folder)
@@ -147,4 +156,5 @@ def clear_cache() -> None:
 
     with _lock:
         _cache.clear()
+        _served.clear()
     forget_served_version()

@@ -1,21 +1,33 @@
 """Where model versions live and which one is served. No TensorFlow: web code imports this.
 
 A version is a folder under ``FRACTURE_MODELS_DIR`` holding ``card.json`` and the files it names.
-Folders whose name starts with a dot are staged (being written) and never listed. The served
-version is ``FRACTURE_MODEL`` when set, else the newest servable folder; it is resolved once per
-process (``served_version_dir``) and again only after ``forget_served_version``.
+Folders whose name starts with a dot are staged (being written) and never listed.
+
+The served version (``served_version_dir``) is, in order:
+
+1. ``FRACTURE_MODEL`` when set: an override for one process, resolved once;
+2. the version of the newest activation in the database (``inference.services``), read by one
+   indexed query at most every ``FRACTURE_ACTIVE_RECHECK_S`` seconds, so workers follow an
+   activation within that interval without a restart and never query per task;
+3. with no activation yet, or no database at all (``classify``), the newest servable folder.
+
+Once an activation has been read, a database that stops answering keeps the last one served:
+the process never falls back to the newest folder, which may be an unactivated candidate.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 
 from inference.cards import read_card
 from inference.errors import ModelUnavailable
@@ -23,6 +35,7 @@ from inference.errors import ModelUnavailable
 __all__ = [
     "MODEL_NAME",
     "ModelUnavailable",
+    "active_version_name",
     "forget_served_version",
     "list_versions",
     "model_file",
@@ -70,7 +83,10 @@ def list_versions(root: Path | None = None) -> list[Path]:
 
 
 def resolve_version_dir(version: str | None = None) -> Path:
-    """Explicit version, else settings.FRACTURE_MODEL, else the newest servable folder."""
+    """Explicit version, else settings.FRACTURE_MODEL, else the newest servable folder.
+
+    Not the activated version: ``served_version_dir`` decides what workers serve.
+    """
     root = models_root()
     wanted = version or getattr(settings, "FRACTURE_MODEL", "") or None
     if wanted:
@@ -86,19 +102,75 @@ def resolve_version_dir(version: str | None = None) -> Path:
     return versions[-1]
 
 
-_served: dict[tuple[str, str], Path] = {}
+logger = logging.getLogger(__name__)
+# Monotonic clock of the re-check interval; tests replace it.
+clock = time.monotonic
+_NOT_READ = object()
+
+
+def active_version_name() -> str | None:
+    """The newest activation's version name, None when nothing was ever activated.
+
+    Raises ``DatabaseError`` when the database is unreachable or not migrated. In a savepoint, so
+    a failed lookup inside a caller's transaction leaves that transaction usable.
+    """
+    from inference.models import ModelActivation
+
+    with transaction.atomic():
+        return ModelActivation.objects.order_by("-pk").values_list("version__version", flat=True).first()
+
+
+class _Served:
+    """What this process serves: the folder (or why none), the activation read and when."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self.error: str = ""
+        self.active: object = _NOT_READ  # the activation's version name, or None (none yet)
+        self.checked_at = float("-inf")
+
+
+_served: dict[str, _Served] = {}
 _served_lock = threading.Lock()
 
 
 def served_version_dir() -> Path:
-    """The served version's folder, resolved once per process (per models folder and override)."""
-    key = (str(models_root()), getattr(settings, "FRACTURE_MODEL", "") or "")
+    """The served version's folder (see the module docstring); cheap to call per task."""
+    override = getattr(settings, "FRACTURE_MODEL", "") or ""
     with _served_lock:
-        folder = _served.get(key)
-        if folder is None:
-            folder = resolve_version_dir()
-            _served[key] = folder
-        return folder
+        state = _served.setdefault(f"{models_root()}|{override}", _Served())
+        if override:
+            if state.folder is None:
+                state.folder = resolve_version_dir(override)
+            return state.folder
+        now = clock()
+        if now - state.checked_at >= settings.FRACTURE_ACTIVE_RECHECK_S:
+            state.checked_at = now
+            _recheck(state)
+        if state.folder is None:
+            raise ModelUnavailable(state.error)
+        return state.folder
+
+
+def _recheck(state: _Served) -> None:
+    try:
+        active = active_version_name()
+    except DatabaseError as exc:
+        if isinstance(state.active, str):
+            logger.warning("active model version not re-read (%s); still serving %s", exc, state.active)
+            return
+        active = None  # no database (``classify``) or not migrated yet: the newest folder
+    if active == state.active and active is not None:
+        return
+    previous, state.active = state.folder, active
+    try:
+        state.folder, state.error = resolve_version_dir(active), ""
+    except ModelUnavailable as exc:
+        # Kept until the next re-check: every task fails with the reason, none serves another version.
+        state.folder, state.error = None, str(exc)
+        return
+    if previous is not None and previous != state.folder:
+        logger.info("served model version changes from %s to %s", previous.name, state.folder.name)
 
 
 def forget_served_version() -> None:

@@ -130,6 +130,11 @@ class PredictionOutput(serializers.ModelSerializer):
     operating_threshold = serializers.FloatField(
         read_only=True, allow_null=True, help_text="The model card's threshold at the team's operating point."
     )
+    threshold_name = serializers.CharField(
+        read_only=True,
+        help_text="Which of the model card's thresholds `threshold` is (the model's operating point when it ran, "
+        "e.g. `balanced`); empty until the run succeeds.",
+    )
     label_at_operating_point = serializers.ChoiceField(
         source="label_at_point",
         choices=Prediction.Label.choices,
@@ -149,6 +154,7 @@ class PredictionOutput(serializers.ModelSerializer):
             "label",
             "probability",
             "threshold",
+            "threshold_name",
             "model_version",
             "inference_ms",
             "error",

@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 Status = Prediction.Status
 _RESULT_FIELDS = (
-    "label", "probability", "threshold", "model_version", "inference_ms", "status", "error", "finished_at", "overlay",
+    "label", "probability", "threshold", "model_version", "threshold_name", "inference_ms", "status", "error",
+    "finished_at", "overlay",
 )  # fmt: skip
 # Database hiccups worth a retry; everything else about a run is a definite outcome.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -150,6 +151,7 @@ def prediction_run(*, prediction_id: int) -> None:
         prediction.probability = result.probability
         prediction.threshold = result.threshold
         prediction.model_version = result.model_version
+        prediction.threshold_name = result.threshold_name
         prediction.inference_ms = result.inference_ms
         prediction.status = Status.SUCCEEDED
         prediction.error = ""

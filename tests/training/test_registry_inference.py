@@ -40,6 +40,7 @@ def test_resolves_explicit_setting_and_newest(models, settings):
         resolve_version_dir("../a-old")
 
 
+@pytest.mark.django_db  # the served version is read from the database first
 def test_empty_folder_fails_loudly(settings, tmp_path):
     settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
     with pytest.raises(ModelUnavailable, match="retrain"):
@@ -63,6 +64,7 @@ def test_corrupt_card_and_model_fail_loudly(settings, tmp_path):
         read_card(folder)
 
 
+@pytest.mark.django_db  # nothing activated: the newest servable folder
 def test_predictor_contract(models):
     predictor = get_predictor()
     assert predictor is get_predictor("b-new")  # cached per process
@@ -74,7 +76,7 @@ def test_predictor_contract(models):
         assert isinstance(r, PredictionResult)
         assert 0.0 <= r.probability <= 1.0
         assert r.label == ("fractured" if r.probability >= r.threshold else "not_fractured")
-        assert r.model_version == "b-new" and r.inference_ms > 0
+        assert r.model_version == "b-new" and r.inference_ms > 0 and r.threshold_name == "balanced"
 
 
 def test_served_litert_file_gives_the_keras_probabilities(settings, tmp_path):

@@ -3,6 +3,11 @@
 `retrain` registers the versions it writes when a database is reachable; versions that arrive
 with the code (the shipped ones) or were trained without a database are registered here.
 Idempotent: a version already registered is updated from its card.
+
+Registered versions are candidates and serve nothing. On a fresh install (nothing activated
+yet) the newest servable version is activated, with no user and the reason "initial activation
+of the shipped version"; `make run` calls this command after `migrate`, and production runs it
+once after each `migrate` (README, "Production").
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from django.core.management.base import BaseCommand
 
 from inference.cards import read_card
 from inference.registry import ModelUnavailable, models_root
-from inference.services import model_version_register
+from inference.services import model_version_activate_initial, model_version_register
 
 
 class Command(BaseCommand):
@@ -33,3 +38,8 @@ class Command(BaseCommand):
             if model_version_register(card=card) is not None:
                 registered += 1
         self.stdout.write(f"{registered} model version(s) registered from {root}")
+        if not registered:
+            return
+        activation = model_version_activate_initial()
+        if activation is not None:
+            self.stdout.write(f"activated {activation.version} ({activation.reason})")
