@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from inference.models import REASON_MAX_LENGTH, ModelActivation, ModelVersion
 from inference.selectors import activation_current, activation_periods
@@ -194,7 +194,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not periods:
             return "never"
         rows = ((f"{p.start:%Y-%m-%d %H:%M}", f"{p.end:%Y-%m-%d %H:%M}" if p.end else "now") for p in periods)
-        return format_html_join(format_html("<br>"), "{} \u2013 {}", rows)
+        return format_html_join(mark_safe("<br>"), "{} \u2013 {}", rows)
 
     @admin.display(description="")
     def activate_link(self, obj: ModelVersion) -> SafeString | str:
