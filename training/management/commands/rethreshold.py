@@ -30,5 +30,5 @@ class Command(BaseCommand):
         except (ModelUnavailable, DataMismatchError, FileNotFoundError) as exc:  # a split folder missing, say
             raise CommandError(str(exc)) from exc
         if model_version_register(card=result.card) is None:
-            self.stdout.write("note: no database reachable; version not registered (the folder is enough to serve it)")
+            self.stdout.write("note: no database reachable; version not registered (register_models records it later)")
         self.stdout.write(f"new model version: {result.version_dir}")

@@ -64,9 +64,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         registered = model_version_register(card=result.card)
         if registered is None:
-            self.stdout.write("note: no database reachable; version not registered (the folder is enough to serve it)")
+            self.stdout.write("note: no database reachable; version not registered (register_models records it later)")
         else:
-            self.stdout.write(f"registered version {registered.version} in the database")
+            self.stdout.write(f"registered {registered.version} as a candidate: activate it in the admin to serve it")
         self.stdout.write(self.style.SUCCESS(f"new model version: {result.version_dir}"))
 
     def _pretrained(self, cfg, opts):
