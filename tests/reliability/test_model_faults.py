@@ -39,7 +39,7 @@ def test_check_accepts_a_sound_model(settings, tiny_model_root):
     assert _check_ids(settings, tiny_model_root, "tiny-test") == []
 
 
-def test_check_reports_a_missing_model_folder(settings, tmp_path):
+def test_check_reports_a_missing_model_folder(settings, tmp_path, no_database):
     assert _check_ids(settings, tmp_path / "nowhere") == ["training.W001"]
     (tmp_path / "empty").mkdir()
     assert _check_ids(settings, tmp_path / "empty") == ["training.W001"]

@@ -70,7 +70,7 @@ def trained_version(tmp_path_factory):
 
 
 @pytest.fixture
-def serve_models(settings, trained_version):
+def serve_models(settings, trained_version, no_database):
     settings.FRACTURE_MODELS_DIR = trained_version["models"]
     settings.FRACTURE_MODEL = ""
     settings.FRACTURE_CACHE_DIR = trained_version["cache"]
