@@ -110,6 +110,15 @@ def _admin_probes(victim, outsider) -> dict[str, list[Probe]]:
             ],
             # Shadow runs are for staff with the shadow permissions, which the prober lacks.
             "admin:shadow_shadowrun_compare": [Probe("get", "/admin/shadow/shadowrun/1/compare/", None, (403,))],
+            # Activating a model version needs inference.activate_modelversion, which the prober lacks.
+            "admin:inference_modelversion_activate": [
+                Probe("get", "/admin/inference/modelversion/1/activate/", None, (403,)),
+                Probe("post", "/admin/inference/modelversion/1/activate/", {"reason": "x"}, (403,)),
+            ],
+            "admin:inference_modelversion_rollback": [
+                Probe("get", "/admin/inference/modelversion/rollback/", None, (403,)),
+                Probe("post", "/admin/inference/modelversion/rollback/", {"reason": "x"}, (403,)),
+            ],
             "admin:view_on_site": [Probe("get", f"/admin/r/{patient_type}/{victim.patient.pk}/", None, (404,))],
             "admin:app_list": [Probe("get", "/admin/diagnosis/", None, (200,)), Probe("get", "/admin/axes/")],
             "admin/(?P<url>.*)$": [Probe("get", "/admin/no-such-page/")],
