@@ -9,6 +9,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from diagnosis.models import Prediction, Radiograph, Review
 from inference.models import ModelVersion
+from inference.selectors import activation_current
 from shadow.models import ShadowPrediction, ShadowRun
 
 _NEWEST = ("-created_at", "-id")
@@ -27,11 +28,17 @@ def latest_succeeded_prediction_id() -> int | None:
     return _succeeded().order_by("-id").values_list("id", flat=True).first()
 
 
+def serving_versions() -> set[str]:
+    """What clinicians are given now: the activated version and the one behind the latest
+    predictions (they differ for a short while after an activation)."""
+    active = activation_current()
+    names = {active.version.version if active else None, latest_prediction_version()}
+    return {name for name in names if name}
+
+
 def candidate_versions() -> QuerySet[ModelVersion]:
-    """Registered versions a shadow run may try: all but the one behind the latest predictions."""
-    versions = ModelVersion.objects.order_by("-created_at", "version")
-    latest = latest_prediction_version()
-    return versions.exclude(version=latest) if latest else versions
+    """Registered versions a shadow run may try: all but the ones serving clinicians now."""
+    return ModelVersion.objects.exclude(version__in=serving_versions()).order_by("-created_at", "version")
 
 
 def shadow_targets(*, n: int, cutoff_prediction_id: int | None) -> list[tuple[int, int]]:

@@ -33,13 +33,14 @@ Status = ShadowRun.Status
 def shadow_run_start(*, user: AbstractBaseUser, candidate: ModelVersion, n: int) -> ShadowRun:
     """Queue a shadow run of ``candidate`` on the last ``n`` radiographs with a finished prediction.
 
-    Refused (``ValidationError``) for the version behind the latest predictions (nothing to
-    compare) or when no radiograph has a finished prediction yet.
+    Refused (``ValidationError``) for the active version or the one behind the latest predictions
+    (nothing to compare) or when no radiograph has a finished prediction yet.
     """
-    if candidate.version == selectors.latest_prediction_version():
+    if candidate.version in selectors.serving_versions():
         raise ValidationError(
-            {"candidate": f"{candidate.version} made the latest predictions: choose another version to compare."}
-        )
+            {"candidate": f"{candidate.version} serves clinicians now (active, or made the latest predictions): "
+             "choose another version to compare."}
+        )  # fmt: skip
     with transaction.atomic():
         cutoff = selectors.latest_succeeded_prediction_id()
         if cutoff is None:

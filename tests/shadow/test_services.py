@@ -66,7 +66,7 @@ def test_start_is_audited(admin_user, candidate, stored, django_capture_on_commi
 def test_the_version_behind_the_latest_predictions_is_refused(admin_user, candidate, stored):
     latest = register("test-latest", {})
     Prediction.objects.filter(pk=stored[-1].pk).update(model_version="test-latest", finished_at=timezone.now())
-    with pytest.raises(ValidationError, match="latest predictions"):
+    with pytest.raises(ValidationError, match="made the latest predictions"):
         services.shadow_run_start(user=admin_user, candidate=latest, n=5)
     assert not ShadowRun.objects.exists()
 
@@ -206,3 +206,15 @@ def test_selection_stops_at_the_cutoff(admin_user, candidate, stored):
     )
     services.shadow_run_execute(run_id=run.pk)
     assert ShadowPrediction.objects.get(run=run).radiograph_id == stored[-1].radiograph_id
+
+
+def test_the_active_version_is_refused_and_not_offered(admin_user, candidate, stored):
+    from inference.models import ModelActivation
+    from shadow.selectors import candidate_versions
+
+    assert candidate in candidate_versions()
+    ModelActivation.objects.create(version=candidate, reason="serve it", activated_by=admin_user)
+    assert candidate not in candidate_versions()
+    with pytest.raises(ValidationError, match="serves clinicians now"):
+        services.shadow_run_start(user=admin_user, candidate=candidate, n=5)
+    assert not ShadowRun.objects.exists()
