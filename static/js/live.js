@@ -42,6 +42,9 @@
   }
 
   function poll(badge) {
+    // A badge taken off the page (a refreshed worklist, another image in the viewer) stops here;
+    // its replacement, if still pending, is watched in its turn.
+    if (!badge.isConnected) return;
     var url = badge.getAttribute("data-poll");
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })

@@ -6,7 +6,7 @@
   var REFRESH_MS = 15000;
   var AFTER_RESULT_MS = 300;
 
-  function refresh(region, watched) {
+  function refresh(region) {
     // Never pull the rows from under the keyboard focus (or a half-read screen reader list).
     if (region.contains(document.activeElement) && document.activeElement !== document.body) return;
     fetch(region.getAttribute("data-fragment-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -14,12 +14,8 @@
       .then(function (html) {
         if (region.contains(document.activeElement) && document.activeElement !== document.body) return;
         region.innerHTML = html;
-        region.querySelectorAll("[data-poll]").forEach(function (badge) {
-          var id = badge.getAttribute("data-prediction");
-          if (watched[id]) return;
-          watched[id] = true;
-          window.fractureLive.watch(badge);
-        });
+        // The old badges stopped polling when they left the page (live.js): watch the new ones.
+        region.querySelectorAll("[data-poll]").forEach(window.fractureLive.watch);
       })
       .catch(function () { /* the next tick tries again */ });
   }
@@ -27,13 +23,11 @@
   document.addEventListener("DOMContentLoaded", function () {
     var region = document.getElementById("worklist-live");
     if (!region || !window.fractureLive) return;
-    var watched = {};
-    region.querySelectorAll("[data-poll]").forEach(function (b) { watched[b.getAttribute("data-prediction")] = true; });
     var pending = null;
     region.addEventListener("prediction:update", function (e) {
       if (e.detail.status === "queued" || e.detail.status === "running" || pending) return;
-      pending = setTimeout(function () { pending = null; refresh(region, watched); }, AFTER_RESULT_MS);
+      pending = setTimeout(function () { pending = null; refresh(region); }, AFTER_RESULT_MS);
     });
-    setInterval(function () { if (!document.hidden) refresh(region, watched); }, REFRESH_MS);
+    setInterval(function () { if (!document.hidden) refresh(region); }, REFRESH_MS);
   });
 })();
