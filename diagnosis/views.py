@@ -258,9 +258,15 @@ def radiograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewForm) -> HttpResponse:
+    """The radiograph page; ``?fragment=1`` answers its content alone, which ``viewer-nav.js`` swaps in
+    place for next/previous (same view: same team scoping and the same audit event as the page)."""
     ids = selectors.case_radiograph_ids(user=request.user, case=radiograph.case)
     position = ids.index(radiograph.pk)
+    title = f"X-ray {radiograph.original_filename or radiograph.pk}"
+    if len(ids) > 1:
+        title += f" ({position + 1} of {len(ids)})"
     context = {
+        "page_title": f"{title} · {radiograph.case.patient.name}",
         "position": position + 1,
         "total": len(ids),
         "previous_id": ids[position - 1] if position > 0 else None,
@@ -271,7 +277,9 @@ def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewF
         "reviews": selectors.review_history(user=request.user, radiograph=radiograph),
         "review_form": form,
     }
-    return render(request, "diagnosis/radiograph_detail.html", context, status=400 if form.is_bound else 200)
+    fragment = request.method == "GET" and request.GET.get("fragment")
+    template = "diagnosis/_radiograph_body.html" if fragment else "diagnosis/radiograph_detail.html"
+    return render(request, template, context, status=400 if form.is_bound else 200)
 
 
 @login_required

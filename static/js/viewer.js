@@ -1,6 +1,7 @@
 // The radiograph viewer: zoom, pan and pinch come from Panzoom (static/vendor/panzoom-4.6.2);
 // this file adds the reading controls around it. Everything is display-only: CSS transforms and
-// filters on the <img>, the stored original is never touched.
+// filters on the <img>, the stored original is never touched. viewer-nav.js swaps the image of the
+// case shown here and says so with a "viewer:image" event; the display settings stay.
 (function () {
   "use strict";
   var LEVELS = { brightness: [20, 300], contrast: [20, 400] };
@@ -17,15 +18,13 @@
     var stage = viewer.querySelector("#viewer-stage");
     var pan = viewer.querySelector("#viewer-pan");
     var img = viewer.querySelector("#viewer-image");
-    var overlay = viewer.querySelector("#viewer-overlay"); // the AI heat map, when there is one
-    var opacity = viewer.querySelector("#viewer-overlay-opacity");
+    var overlay, opacity, declared; // the AI heat map and its slider, when there is one; see bind()
     var sliders = {
       brightness: viewer.querySelector("#viewer-brightness"),
       contrast: viewer.querySelector("#viewer-contrast"),
     };
     var zoomLabel = viewer.querySelector("#viewer-zoom-value");
-    var declared = [parseInt(viewer.getAttribute("data-natural-width"), 10), parseInt(viewer.getAttribute("data-natural-height"), 10)];
-    var state = { rotation: 0, invert: false, levelTool: false, overlay: false };
+    var state = { rotation: 0, invert: false, levelTool: false, overlay: false, opacity: null };
     var panzoom = window.Panzoom(pan, {
       canvas: true, // drag anywhere on the stage, not only on the image
       maxScale: 32,
@@ -34,6 +33,14 @@
       cursor: "grab",
       animate: false,
     });
+
+    // The parts that belong to one image; called again when another image of the case is shown.
+    function bind() {
+      overlay = viewer.querySelector("#viewer-overlay");
+      opacity = viewer.querySelector("#viewer-overlay-opacity");
+      if (opacity && state.opacity !== null) opacity.value = state.opacity;
+      declared = [parseInt(img.getAttribute("data-natural-width"), 10), parseInt(img.getAttribute("data-natural-height"), 10)];
+    }
 
     function natural() {
       return img.naturalWidth ? [img.naturalWidth, img.naturalHeight] : declared;
@@ -116,15 +123,28 @@
       },
     };
 
-    viewer.querySelectorAll("[data-action]").forEach(function (el) {
-      el.addEventListener("click", function () { actions[el.getAttribute("data-action")](); showZoom(); });
+    // Delegated: the heat-map button and slider are replaced with each image.
+    viewer.addEventListener("click", function (e) {
+      var el = e.target.closest("[data-action]");
+      if (el) { actions[el.getAttribute("data-action")](); showZoom(); }
     });
-    Object.keys(sliders).forEach(function (name) { sliders[name].addEventListener("input", paint); });
-    if (opacity) opacity.addEventListener("input", paint);
+    viewer.addEventListener("input", function (e) {
+      if (e.target === opacity) state.opacity = opacity.value;
+      paint();
+    });
     stage.addEventListener("wheel", panzoom.zoomWithWheel);
     pan.addEventListener("panzoomchange", showZoom);
     function refresh() { layout(); paint(); showZoom(); }
     img.addEventListener("load", refresh);
+    // Another image of the case: levels, invert, drag tool and heat-map setting carry over (the
+    // reader compares views with the same settings); zoom and rotation start again at fit.
+    viewer.addEventListener("viewer:image", function () {
+      bind();
+      state.rotation = 0;
+      refresh();
+      panzoom.reset({ animate: false });
+      showZoom();
+    });
     window.addEventListener("resize", refresh);
     document.addEventListener("fullscreenchange", function () {
       button("fullscreen").textContent = document.fullscreenElement ? "Exit full screen" : "Full screen";
@@ -174,7 +194,7 @@
         setLevel("contrast", +sliders.contrast.value + (e.shiftKey ? -10 : 10));
       } else if (e.key === "PageUp" || e.key === "PageDown") {
         var link = document.getElementById(e.key === "PageUp" ? "viewer-previous" : "viewer-next");
-        if (link) window.location.assign(link.href);
+        if (link) link.click(); // viewer-nav.js swaps the image in place; without it, the link loads the page
         else return;
       } else {
         return;
@@ -183,6 +203,7 @@
       showZoom();
     });
 
+    bind();
     refresh();
     viewer.classList.add("viewer-ready");
   }

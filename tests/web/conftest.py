@@ -30,10 +30,11 @@ def chromium(monkeypatch) -> Iterator[object]:
 
 @pytest.fixture
 def new_page(chromium) -> Callable[..., object]:
-    """``new_page(viewport=...)``: a page in a fresh browser context (own cookies)."""
+    """``new_page(viewport=..., **context_options)``: a page in a fresh browser context (own cookies);
+    the options are Playwright's (``has_touch``, ``java_script_enabled``...)."""
 
-    def make(viewport: dict[str, int] | None = None) -> object:
-        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    def make(viewport: dict[str, int] | None = None, **options: object) -> object:
+        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 900}, **options)
         page = context.new_page()
         page.set_default_timeout(20_000)
         return page

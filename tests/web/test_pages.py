@@ -28,6 +28,7 @@ def _page_urls(prediction: Prediction) -> list[str]:
         reverse("diagnosis:case-detail", args=[case.pk]),
         reverse("diagnosis:case-edit", args=[case.pk]),
         reverse("diagnosis:radiograph-detail", args=[radiograph.pk]),
+        reverse("diagnosis:radiograph-detail", args=[radiograph.pk]) + "?fragment=1",
         reverse("diagnosis:radiograph-image", args=[radiograph.pk]),
         reverse("diagnosis:radiograph-image", args=[radiograph.pk]) + "?thumb=1",
     ]
@@ -74,6 +75,27 @@ def test_radiograph_page_shows_result_details(clinician_client, fractured):
     html = clinician_client.get(url).content.decode()
     for expected in ("Suspected fracture", "90%", "0.50", fractured.model_version, "not a diagnosis"):
         assert expected in html
+
+
+def test_the_radiograph_fragment_is_the_page_content_alone_and_audited(clinician_client, fractured):
+    from diagnosis.audit import Action
+    from diagnosis.models import AuditEvent
+
+    radiograph = fractured.radiograph
+    second = PredictionFactory(not_fractured=True, radiograph__case=radiograph.case).radiograph  # listed first
+    url = reverse("diagnosis:radiograph-detail", args=[radiograph.pk])
+    page = clinician_client.get(url).content.decode()
+    before = AuditEvent.objects.filter(action=Action.VIEW_RADIOGRAPH, object_id=str(radiograph.pk)).count()
+    response = clinician_client.get(url, {"fragment": "1"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html and "<title>" not in html
+    assert html.strip().startswith('<div id="radiograph-page"') and '<div id="radiograph-page"' in page
+    assert 'data-title="X-ray wrist.png (2 of 2) · ' in html and 'data-announce="Image 2 of 2: wrist.png"' in html
+    for part in ("heading", "overlay-button", "heatmap", "caption", "verdict", "dicom"):
+        assert f'data-swap="{part}"' in html, part
+    assert f'href="/radiographs/{second.pk}/#viewer" id="viewer-previous"' in html
+    after = AuditEvent.objects.filter(action=Action.VIEW_RADIOGRAPH, object_id=str(radiograph.pk)).count()
+    assert after == before + 1, "an image shown in the viewer is recorded like the page"
 
 
 def test_patient_search_by_mrn_and_name(clinician_client, team):
