@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from diagnosis import agreement, selectors, services, upload_limits
+from diagnosis.api.authentication import token_or_login_required
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
 from diagnosis.models import Case, Radiograph
@@ -297,10 +298,11 @@ def prediction_review(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("diagnosis:radiograph-detail", pk=prediction.radiograph_id)
 
 
-@login_required
+@token_or_login_required
 @require_GET
 def radiograph_image(request: HttpRequest, pk: int) -> FileResponse:
-    """The image, for members of the case's team only: never from a public media URL."""
+    """The image, for members of the case's team only: never from a public media URL. The API's
+    ``image_url``: an API token is accepted as well as the log-in."""
     radiograph = selectors.radiograph_get(user=request.user, pk=pk)
     if request.GET.get("thumb"):
         # List previews are not recorded one by one: the page listing them is.
@@ -311,7 +313,7 @@ def radiograph_image(request: HttpRequest, pk: int) -> FileResponse:
     return _private_image(handle, content_type)
 
 
-@login_required
+@token_or_login_required
 @require_GET
 def prediction_overlay(request: HttpRequest, pk: int) -> FileResponse:
     """A prediction's heat-map PNG, scoped like the image: another team's reads as non-existent."""

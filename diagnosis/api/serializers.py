@@ -188,7 +188,12 @@ class PredictionSummary(PredictionOutput):
 
 
 class RadiographOutput(serializers.ModelSerializer):
-    image_url = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField(
+        help_text=(
+            "The picture as shown to clinicians: the uploaded pixels without metadata (a DICOM file as a PNG of "
+            "its display rendering). Same authentication (token or log-in) and team scoping as the API."
+        )
+    )
     prediction = serializers.SerializerMethodField()
 
     class Meta:

@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from diagnosis.models import Case, Patient, Prediction, Radiograph, Review, SignOff
@@ -27,6 +28,8 @@ PUBLIC = {"login", "logout", "api-token", "api-schema", "api-docs", "admin:login
 # Models whose admin is scoped by team; the prober is given every permission on them.
 SCOPED_ADMIN = {"patient", "case", "radiograph", "prediction"}
 GONE = "gone"  # 403/404, or the admin's "does not exist" redirect to its index
+# Web routes that take the API token besides the log-in: the media the API links to (image_url, overlay_url).
+TOKEN_ROUTES = {"diagnosis:radiograph-image", "diagnosis:prediction-overlay"}
 
 
 @dataclass
@@ -291,4 +294,47 @@ def test_anonymous_is_sent_to_log_in(victim, prober):
                 ok = response.status_code == 302 and location.startswith(reverse("login"))
             if not ok or any(s in _body(response) for s in SECRETS):
                 failures.append(f"{key}: {probe.method.upper()} {probe.url} -> {response.status_code} {location}")
+    assert not failures, "\n".join(failures)
+
+
+def _takes_token(key: str, probe: Probe) -> bool:
+    return probe.url.startswith("/api/") or key in TOKEN_ROUTES
+
+
+def test_another_teams_token_opens_only_the_api_and_its_media_and_gets_nothing(victim, prober):
+    """The probes again with the other team's API token instead of its log-in: the API and the
+    media it links to answer as they do to the log-in; every other page still wants a log-in."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=prober).key}")
+    before = _snapshot()
+    failures = []
+    for key, probes in _probes(victim, prober).items():
+        for probe in probes:
+            response = _send(client, probe, follow=False)
+            location = response.get("Location", "")
+            if key in PUBLIC:
+                ok = response.status_code in (200, 302, 400, 405)
+            elif _takes_token(key, probe):
+                ok = response.status_code in probe.expect
+            elif probe.url.startswith("/admin/"):
+                ok = response.status_code == 302 and location.startswith("/admin/login/")
+            else:
+                ok = response.status_code == 302 and location.startswith(reverse("login"))
+            if not ok or any(s in _body(response) for s in SECRETS):
+                failures.append(f"{key}: {probe.method.upper()} {probe.url} -> {response.status_code} {location}")
+    assert not failures, "\n".join(failures)
+    assert _snapshot() == before
+
+
+def test_a_bad_token_is_401_json_wherever_a_token_is_taken(victim, prober):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    failures = []
+    for key, probes in _probes(victim, prober).items():
+        for probe in probes:
+            if key in PUBLIC or not _takes_token(key, probe):
+                continue
+            response = _send(client, probe, follow=False)
+            if response.status_code != 401 or "detail" not in response.json():
+                failures.append(f"{key}: {probe.method.upper()} {probe.url} -> {response.status_code}")
     assert not failures, "\n".join(failures)
