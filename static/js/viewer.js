@@ -6,6 +6,8 @@
   "use strict";
   var LEVELS = { brightness: [20, 300], contrast: [20, 400] };
   var KEY_PAN_PX = 60;
+  var STEP = 0.25; // zoom step of the buttons, keys and wheel
+  var PANZOOM_PINCH_PX = 80; // Panzoom's pinch: scale = start + step * (distance - start distance) / 80
   var LEVEL_PER_PX = 0.5; // percent of brightness/contrast per pixel dragged
 
   function clamp(value, range) { return Math.min(range[1], Math.max(range[0], value)); }
@@ -29,7 +31,7 @@
       canvas: true, // drag anywhere on the stage, not only on the image
       maxScale: 32,
       minScale: 0.1,
-      step: 0.25,
+      step: STEP,
       cursor: "grab",
       animate: false,
     });
@@ -133,6 +135,29 @@
       paint();
     });
     stage.addEventListener("wheel", panzoom.zoomWithWheel);
+
+    // Panzoom's pinch adds scale per pixel the fingers move, so doubling the gap from 1x gives
+    // 1.25x and zooming far in takes many gestures. For the pinch only, its step is chosen so that
+    // the scale follows the fingers: twice the gap, twice the zoom.
+    var touches = {};
+    function gap() {
+      var p = Object.keys(touches).map(function (id) { return touches[id]; });
+      return Math.hypot(p[0].x - p[1].x, p[0].y - p[1].y);
+    }
+    stage.addEventListener("pointerdown", function (e) {
+      if (e.pointerType !== "touch") return;
+      touches[e.pointerId] = { x: e.clientX, y: e.clientY };
+      if (Object.keys(touches).length === 2 && gap() > 0) {
+        panzoom.setOptions({ step: PANZOOM_PINCH_PX * panzoom.getScale() / gap() });
+      }
+    }, true);
+    function lift(e) {
+      if (!touches[e.pointerId]) return;
+      delete touches[e.pointerId];
+      panzoom.setOptions({ step: STEP });
+    }
+    document.addEventListener("pointerup", lift, true);
+    document.addEventListener("pointercancel", lift, true);
     pan.addEventListener("panzoomchange", showZoom);
     function refresh() { layout(); paint(); showZoom(); }
     img.addEventListener("load", refresh);

@@ -199,3 +199,34 @@ def test_no_heat_map_says_so(new_page, live_server, images):
     assert "No heat map is available for this model version" in page.inner_text("#viewer-heatmap")
     page.keyboard.press("h")  # harmless without a heat map
     assert axe_violations(page) == []
+
+
+def test_pinch_zooms_on_a_phone(new_page, live_server, images):
+    """Two fingers spread apart on the image (touch events through the DevTools protocol, which
+    Chromium turns into the pointer events Panzoom reads) zoom in; pinched together, zoom out."""
+    page = new_page(viewport=PHONE, has_touch=True, is_mobile=True)
+    log_in(page, live_server.url, "dr_viewer")
+    _open(page, live_server.url, images[1])
+    assert _scale(page) == 1
+    box = page.locator("#viewer-stage").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def pinch(start: float, end: float, steps: int = 8) -> None:
+        def touch(kind: str, gap: float | None) -> None:
+            points = [] if gap is None else [{"x": cx - gap, "y": cy, "id": 1}, {"x": cx + gap, "y": cy, "id": 2}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        touch("touchStart", start)
+        for step in range(1, steps + 1):
+            touch("touchMove", start + (end - start) * step / steps)
+        touch("touchEnd", None)
+
+    pinch(30, 120)
+    zoomed = _scale(page)
+    assert zoomed == pytest.approx(4, rel=0.02), f"four times the gap, four times the zoom ({zoomed})"
+    assert page.inner_text("#viewer-zoom-value") != "100%"
+    pinch(120, 60)
+    assert _scale(page) == pytest.approx(zoomed / 2, rel=0.02), "half the gap, half the zoom"
+    page.click("[data-action=zoom-in]")  # the buttons keep their own step
+    assert _scale(page) == pytest.approx(zoomed / 2 * 1.284, rel=0.02)
