@@ -51,6 +51,8 @@
       if (replacement) part.replaceWith(document.importNode(replacement, true));
     });
     swapImages(doc);
+    // "Your read is recorded" and the like were about the page as loaded, not the image now shown.
+    document.querySelectorAll("main .messages").forEach(function (list) { list.parentNode.remove(); });
     ["data-url", "data-title", "data-announce"].forEach(function (name) {
       root.setAttribute(name, fresh.getAttribute(name));
     });

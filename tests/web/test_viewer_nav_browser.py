@@ -138,10 +138,15 @@ def test_the_focus_follows_the_link_and_full_screen_stays(new_page, live_server,
     page = new_page(viewport=DESKTOP)
     log_in(page, live_server.url, "dr_viewer")
     _open(page, live_server.url, pa)
+    page.check("#id_read_0")
+    page.click("#review-form button[type=submit]")
+    page.wait_for_selector("#viewer.viewer-ready")
+    expect(page.locator(".messages")).to_contain_text("Your read (fracture) is recorded.")
     page.focus("#viewer-next")
     page.keyboard.press("Enter")
     _shown(page, lateral, 2)
     assert page.evaluate("document.activeElement.id") == "viewer-next", "Enter again goes on to the next image"
+    assert page.locator(".messages").count() == 0, "the message was about the other image"
 
     page.focus("#viewer-stage")
     page.keyboard.press("f")
