@@ -3,9 +3,12 @@
 ``DIR/{fractured,not fractured}/NNNNNN.{dcm,jpg,png}`` and ``DIR/manifest.csv``. DICOM files are
 de-identified (``diagnosis.dicom.deid``: PS3.15 basic profile through dicognito, one anonymizer
 per patient); JPEG and PNG files lose every metadata block (``diagnosis.metadata``). File names
-are sequence numbers, never the uploaded names. The label is the clinician's read where one
-exists, else the AI opinion (the manifest says which). Written to a temporary folder that is
-renamed when complete: a failed export leaves nothing behind.
+are sequence numbers, never the uploaded names. The label is the clinician's current read (the
+newest, whichever prediction it was recorded against) where one exists, else the AI opinion; an
+image whose current read is "uncertain" is not exported. The manifest says where each label came
+from (``label_source``: clinician or model) and the model version of the prediction behind it
+(for a read: the prediction the clinician saw), which ``retrain --extra`` checks. Written to a
+temporary folder that is renamed when complete: a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from django.db.models import QuerySet
 from diagnosis.audit import Action, audit_record
 from diagnosis.dicom.deid import DeidentificationRefused, deidentify
 from diagnosis.metadata import MetadataError, strip_metadata
-from diagnosis.models import IMAGE_EXTENSIONS, ImageFormat, Prediction, Radiograph
-from diagnosis.reads import any_clinician_reads, clinician_reads
+from diagnosis.models import IMAGE_EXTENSIONS, ImageFormat, Prediction, Radiograph, Review
+from diagnosis.reads import any_clinician_reads
 
 LABEL_FOLDERS = {"fractured": "fractured", "not_fractured": "not fractured"}
 _READ_LABELS = {"fracture": "fractured", "no_fracture": "not_fractured"}  # "uncertain" is not exported
@@ -51,15 +54,26 @@ def _radiographs(team: Group | None) -> QuerySet[Radiograph]:
     return radiographs.filter(case__team=team) if team is not None else radiographs
 
 
-def _label(radiograph: Radiograph, *, reviewed_only: bool) -> tuple[str, str, Prediction | None] | None:
+def current_read(radiograph: Radiograph) -> Review | None:
+    """The clinician's current read of the image: the newest, whichever prediction it was recorded against."""
+    reads = Review.objects.filter(prediction__radiograph=radiograph).select_related("prediction")
+    return reads.order_by("-created_at", "-id").first()
+
+
+def _label(radiograph: Radiograph, *, reviewed_only: bool) -> tuple[str, str, Prediction] | str:
+    """``(label, source, prediction)``, or why the image is not exported."""
+    review = current_read(radiograph)
+    if review is not None:
+        label = _READ_LABELS.get(review.read)
+        return (label, "clinician", review.prediction) if label else f"{review.read} read"
+    if reviewed_only:
+        return "no clinician read"
     prediction = radiograph.predictions.filter(status=Prediction.Status.SUCCEEDED).order_by("-created_at").first()
-    reads = clinician_reads(prediction) if prediction is not None else []
-    if reads:
-        label = _READ_LABELS.get(reads[0].read)
-        return (label, "clinician", prediction) if label else None
-    if reviewed_only or prediction is None:
-        return None
-    return prediction.label, "model", prediction
+    return (prediction.label, "model", prediction) if prediction is not None else "no label"
+
+
+def _decimal(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def dataset_export(
@@ -91,8 +105,8 @@ def dataset_export(
                 if progress:
                     progress(index, total)
                 labelled = _label(radiograph, reviewed_only=reviewed_only)
-                if labelled is None:
-                    result.skip("no label")
+                if isinstance(labelled, str):
+                    result.skip(labelled)
                     continue
                 label, source, prediction = labelled
                 with radiograph.image.open("rb") as original:
@@ -109,7 +123,7 @@ def dataset_export(
                 name = f"{LABEL_FOLDERS[label]}/{result.written + 1:06d}{IMAGE_EXTENSIONS[radiograph.format]}"
                 (staging / name).write_bytes(cleaned)
                 manifest.writerow(
-                    (name, label, source, f"{prediction.probability:.6f}", f"{prediction.threshold:.6f}",
+                    (name, label, source, _decimal(prediction.probability), _decimal(prediction.threshold),
                      prediction.model_version, radiograph.case.body_region, radiograph.format)
                 )  # fmt: skip
                 result.written += 1

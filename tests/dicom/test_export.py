@@ -17,8 +17,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 from pydicom import uid
 
-from diagnosis.models import AuditEvent, Prediction
-from diagnosis.reads import ClinicianRead
+from diagnosis.models import AuditEvent, Prediction, Review
 from diagnosis.services.dicom_filing import dicom_receive
 from tests.dicom import builders
 from tests.factories import CaseFactory, PredictionFactory, RadiographFactory
@@ -154,14 +153,9 @@ def test_reviewed_only_needs_clinician_reads_which_do_not_exist_yet(records, tmp
     assert not (tmp_path / "out").exists()
 
 
-def test_reviewed_only_uses_the_reads_once_there_are_some(records, tmp_path, monkeypatch):
-    from diagnosis.services import export
-
-    read = ClinicianRead(read="no_fracture", note="", clinician="Dr Hopper", recorded_at=datetime.datetime.now())
+def test_reviewed_only_uses_the_reads_once_there_are_some(records, tmp_path, clinician):
     dicoms, _ = records
-    reviewed = dicoms[0].current_prediction.pk
-    monkeypatch.setattr(export, "any_clinician_reads", lambda: True)
-    monkeypatch.setattr(export, "clinician_reads", lambda p: [read] if p.pk == reviewed else [])
+    Review.objects.create(prediction=dicoms[0].current_prediction, reader=clinician, read="no_fracture")
     _, rows, _ = _export(tmp_path, "--reviewed-only")
     assert [(row["file"], row["label_source"]) for row in rows] == [("not fractured/000001.dcm", "clinician")]
 
