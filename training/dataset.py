@@ -102,8 +102,19 @@ def load_split(
     progress: Callable[[str], None] | None = None,
 ) -> SplitData:
     """Decode (or fetch from cache) one split; undecodable files are skipped with a warning naming them."""
-    files = list_files(root, split)
-    arrays, errors = cache.arrays([f for f in files], spec)
+    return decode_files(split, list_files(root, split), spec, cache, progress=progress)
+
+
+def decode_files(
+    name: str,
+    files: list[ImageFile],
+    spec: dict,
+    cache: ImageCache,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> SplitData:
+    """``files`` decoded (or fetched from cache) as one split; undecodable ones are skipped with a warning."""
+    arrays, errors = cache.arrays(list(files), spec)
     kept, xs, skipped = [], [], []
     for f in files:
         if f.sha256 in errors:
@@ -116,7 +127,7 @@ def load_split(
         xs.append(arrays[f.sha256])
     size, channels = int(spec["size"]), 3 if spec.get("color") == "rgb" else 1
     x = np.stack(xs) if xs else np.zeros((0, size, size, channels), dtype=np.uint8)
-    return SplitData(split, kept, x, skipped)
+    return SplitData(name, kept, x, skipped)
 
 
 def load_splits(root: Path, splits: tuple[str, ...], spec: dict, cache: ImageCache, **kw) -> dict[str, SplitData]:
@@ -134,3 +145,9 @@ def counts_table(data: dict[str, SplitData]) -> str:
 def as_float(x: np.ndarray) -> np.ndarray:
     """Cached uint8 -> exactly what ``imaging.to_model_input`` returns."""
     return x.astype(np.float32) / 255.0
+
+
+def data_fingerprint(data: dict[str, SplitData]) -> str:
+    """Digest of which bytes sit in which split with which label: same data, same fingerprint."""
+    rows = sorted(f"{s}|{f.label}|{f.sha256}" for s, d in data.items() for f in d.files)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()

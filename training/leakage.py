@@ -42,24 +42,29 @@ def _min_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(xor).min(axis=2)
 
 
+def duplicate_pairs(lf: list, rf: list, phashes: dict[str, np.ndarray]) -> tuple[list[tuple], list[tuple]]:
+    """Exact pairs ``(a, b)`` and near pairs ``(a, b, bits)`` between two lists of ImageFiles."""
+    by_sha = {}
+    for f in rf:
+        by_sha.setdefault(f.sha256, f)
+    exact = [(f, by_sha[f.sha256]) for f in lf if f.sha256 in by_sha]
+    near = []
+    la = [f for f in lf if f.sha256 in phashes]
+    ra = [f for f in rf if f.sha256 in phashes]
+    if la and ra:
+        dist = _min_distance(np.stack([phashes[f.sha256] for f in la]), np.stack([phashes[f.sha256] for f in ra]))
+        exact_shas = {f.sha256 for f, _ in exact}
+        for i, j in zip(*np.nonzero(dist <= NEAR_BITS), strict=True):
+            if la[i].sha256 != ra[j].sha256 and la[i].sha256 not in exact_shas:
+                near.append((la[i], ra[j], int(dist[i, j])))
+    return exact, near
+
+
 def check_leakage(splits: dict[str, list], phashes: dict[str, np.ndarray]) -> dict:
     """Report cross-split duplicates. ``splits`` maps split name to its ImageFile list."""
     report: dict = {"near_bits": NEAR_BITS, "pairs": {}, "exact_duplicates": 0, "near_duplicates": 0, "examples": []}
     for left, right in combinations(splits, 2):
-        lf, rf = splits[left], splits[right]
-        by_sha = {}
-        for f in rf:
-            by_sha.setdefault(f.sha256, f)
-        exact = [(f, by_sha[f.sha256]) for f in lf if f.sha256 in by_sha]
-        near = []
-        la = [f for f in lf if f.sha256 in phashes]
-        ra = [f for f in rf if f.sha256 in phashes]
-        if la and ra:
-            dist = _min_distance(np.stack([phashes[f.sha256] for f in la]), np.stack([phashes[f.sha256] for f in ra]))
-            exact_shas = {f.sha256 for f, _ in exact}
-            for i, j in zip(*np.nonzero(dist <= NEAR_BITS), strict=True):
-                if la[i].sha256 != ra[j].sha256 and la[i].sha256 not in exact_shas:
-                    near.append((la[i], ra[j], int(dist[i, j])))
+        exact, near = duplicate_pairs(splits[left], splits[right], phashes)
         report["pairs"][f"{left}-{right}"] = {
             "exact_duplicates": len(exact),
             "near_duplicate_pairs": len(near),

@@ -16,9 +16,9 @@ from pathlib import Path
 from inference.cards import write_card
 from inference.registry import models_root, resolve_version_dir, staged_version_folder
 from training.cache import ImageCache
-from training.dataset import SPLITS, as_float, load_splits
+from training.dataset import SPLITS, as_float, data_fingerprint, load_splits
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
-from training.trainer import Log, TrainResult, data_fingerprint
+from training.trainer import Log, TrainResult
 
 # Depend on the thresholds, so they are made anew; every other file is copied unchanged.
 REDRAWN = ("card.json", "confusion_matrix.png")
