@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def main() -> None:
         recipe = replace(HeadRecipe(), **override)
         spec = {"size": recipe.size, "color": "grey", "resize": "letterbox"}
     else:
-        recipe = {**RECIPES["default" if args.candidate == "small" else "seed"], **override}
+        recipe = RECIPES["default" if args.candidate == "small" else "seed"].with_overrides(override)
         spec = input_spec("default" if args.candidate == "small" else "seed")
     data = load_splits(args.data, ("train", "val"), spec, cache)
     pool = pooled(data)
@@ -121,7 +121,7 @@ def main() -> None:
     summary = {
         "candidate": args.candidate,
         "tag": tag,
-        "recipe": recipe if isinstance(recipe, dict) else recipe.__dict__,
+        "recipe": asdict(recipe),
         "folds": args.folds,
         "seconds": round(time.monotonic() - started, 1),
         "oof": s,

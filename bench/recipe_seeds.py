@@ -6,7 +6,7 @@ the selection score (their mean), the same under the four mirror/turn views (ima
 the selected epoch and CPU seconds; then the mean over seeds. Test figures are NOT printed unless
 --show-test is given: recipes are compared on validation, and test is read once a choice is fixed.
 
-    .venv/bin/python bench/recipe_seeds.py --seeds 0 1 2 [--override '{"bn_recalibration": 512}'] [--json out.json]
+    .venv/bin/python bench/recipe_seeds.py --seeds 0 1 2 [--override '{"epochs": 12}'] [--json out.json]
 """
 
 from __future__ import annotations

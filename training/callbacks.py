@@ -11,45 +11,6 @@ import numpy as np
 from training.metrics import auroc, group_scores
 
 
-def recalibrate_batch_norm(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> None:
-    """Set every batch-norm layer's population statistics from ``x`` ("precise BN").
-
-    The moving averages that training leaves behind were gathered from augmented batches (black
-    fill from rotation, zoom and shift) while the weights moved, and averaging weights (EMA) does
-    not average them consistently, so the averaged weights evaluated with them score far below the
-    same weights with statistics from clean training images (training/EXPERIMENTS.md). Here every
-    layer sees batches of ``x`` in training mode and its statistics become the mean over those
-    batches of the batch statistics.
-    """
-    layers = list(_all_layers(model))
-    norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-    if not norms or not len(x):
-        return
-    # Dropout off: no noise in the statistics, and no draw from its seed generator, so that
-    # scoring an epoch leaves the training run exactly as it would be without scoring.
-    dropouts = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]
-    momenta, rates = [layer.momentum for layer in norms], [layer.rate for layer in dropouts]
-    try:
-        for layer in dropouts:
-            layer.rate = 0.0
-        for k, start in enumerate(range(0, len(x), batch_size), start=1):
-            for layer in norms:
-                layer.momentum = (k - 1) / k  # running mean over batches: new = old*(k-1)/k + batch/k
-            model(x[start : start + batch_size], training=True)
-    finally:
-        for layer, momentum in zip(norms, momenta, strict=True):
-            layer.momentum = momentum
-        for layer, rate in zip(dropouts, rates, strict=True):
-            layer.rate = rate
-
-
-def _all_layers(model: keras.Model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-
-
 class WeightEMA(keras.callbacks.Callback):
     """Exponential moving average of all weights, updated every batch.
 
@@ -91,12 +52,9 @@ class ValidationAUROC(keras.callbacks.Callback):
         stop_from_epoch: int = 0,
         ema: WeightEMA | None = None,
         train_probe: tuple | None = None,
-        bn_calibration: np.ndarray | None = None,
     ):
         super().__init__()
         self.ema = ema
-        # Clean training images whose batch-norm statistics the scored (and kept) weights get.
-        self.bn_calibration = bn_calibration
         # A fixed sample of un-augmented training images: train vs val AUROC shows memorisation.
         self.train_probe = train_probe
         self.x_val, self.y_val, self.groups_val = x_val, y_val, groups_val
@@ -112,11 +70,9 @@ class ValidationAUROC(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         use_ema = self.ema is not None and self.ema.average is not None
         # Training goes on from the live weights (statistics included) whatever is scored.
-        live = self.model.get_weights() if use_ema or self.bn_calibration is not None else None
+        live = self.model.get_weights() if use_ema else None
         if use_ema:
             self.model.set_weights(self.ema.average)
-        if self.bn_calibration is not None:
-            recalibrate_batch_norm(self.model, self.bn_calibration)
         p = self.predict(self.model, self.x_val)
         image = auroc(self.y_val, p) or 0.0
         _, yg, pg = group_scores(self.y_val, p, self.groups_val)

@@ -14,29 +14,22 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from inference.cards import write_card
-from inference.imaging import DIHEDRAL, VIEWS
-from inference.registry import MODEL_NAME, models_root, staged_version_folder
+from inference.imaging import DIHEDRAL
+from inference.registry import MODEL_NAME, staged_version_folder
 from training import calibration
+from training.cards import assemble, run_facts
 from training.crossval import fold_ids, pooled, subset
 from training.dataset import as_float
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
 from training.pretrained import PROVENANCE
 from training.serving import SERVING_NAME, export_serving
-from training.trainer import (
-    Log,
-    TrainConfig,
-    TrainResult,
-    data_facts,
-    library_versions,
-    prepare_data,
-    run_facts,
-)
+from training.trainer import Log, TrainConfig, TrainResult, prepare_data
 from training.transfer import HeadRecipe
 
 ARCH = "pretrained"
@@ -59,30 +52,35 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
 
     recipe = recipe or HeadRecipe()
     if cfg.epochs:
-        recipe = HeadRecipe(**{**recipe.__dict__, "epochs": int(cfg.epochs)})
+        recipe = replace(recipe, epochs=int(cfg.epochs))
     spec = input_spec(recipe)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    data, leakage = prepare_data(cfg, spec, log=log)
+    prepared = prepare_data(cfg, spec, log=log)
+    data = prepared.data
     pool, test = pooled(data), data["test"]
     folds = fold_ids(pool, FOLDS, cfg.seed)
+    # Extra (clinician-confirmed) images come after the pool with fold -1: in every fold's
+    # training part, never held out, so they neither score nor calibrate anything.
+    everything = pooled({"pool": pool, "extra": prepared.extra.split}, ("pool", "extra")) if prepared.extra else pool
+    in_fold = np.concatenate([folds, np.full(len(everything.files) - len(pool.files), -1)])
     cache_root = _cache_root(cfg)
 
-    log(f"pretrained trunk: {len(pool.files)} images x {len(DIHEDRAL)} orientations (cached)")
-    bar = _bar(len(pool.files), "trunk", cfg.progress_file, unit="image")
+    log(f"pretrained trunk: {len(everything.files)} images x {len(DIHEDRAL)} orientations (cached)")
+    bar = _bar(len(everything.files), "trunk", cfg.progress_file, unit="image")
     feats = trunk_features(
-        [f.sha256 for f in pool.files], pool.x, size=recipe.size, split=recipe.split, cache_root=cache_root,
-        progress=lambda done, total: _advance(bar, done),
+        [f.sha256 for f in everything.files], everything.x, size=recipe.size, split=recipe.split,
+        cache_root=cache_root, progress=lambda done, total: _advance(bar, done),
     )  # fmt: skip
     bar.close()
     decode_seconds = time.monotonic() - started
 
     fit_started = time.monotonic()
-    oof_views = np.zeros((len(pool.files), len(DIHEDRAL)))
+    p_oof_raw = np.zeros(len(pool.files))
     heads, fold_rows = [], []
     for k in range(FOLDS):
-        train, held = subset(pool, np.flatnonzero(folds != k)), subset(pool, np.flatnonzero(folds == k))
+        train, held = subset(everything, np.flatnonzero(in_fold != k)), subset(everything, np.flatnonzero(in_fold == k))
         weights = sample_weights(train.y, train.groups, group_power=recipe.group_weight_power, kinds=train.rotated)
         steps = int(np.ceil(len(train.rows) * len(DIHEDRAL) / recipe.batch_size))
         bar = _bar(steps * recipe.epochs, f"fold {k + 1}/{FOLDS}", cfg.progress_file, unit="batch")
@@ -92,12 +90,13 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             on_batch=_epoch_reporter(bar, steps, log=bar.write, label=f"fold {k + 1}"),
         )  # fmt: skip
         bar.close()
-        oof_views[held.rows] = head_view_probabilities(head, feats[held.rows])
+        # Served on the identity view alone: the held-out fold is scored on it.
+        p_oof_raw[held.rows] = head_view_probabilities(head, feats[held.rows, :1])[:, 0]
         heads.append(head)
-        p = _combine_views(oof_views[held.rows], recipe)
-        fold = evaluate_predictions(held.y, p, held.groups, held.rotated, {})
+        fold = evaluate_predictions(held.y, p_oof_raw[held.rows], held.groups, held.rotated, {})
         fold_rows.append({
             "fold": k + 1, "train_images": len(train.rows), "held_out_images": len(held.rows),
+            "extra_train_images": int((train.rows >= len(pool.files)).sum()),
             "held_out_groups": fold["n_groups"], "auroc": fold["auroc"], "group_auroc": fold["group_auroc"],
             "seconds": round(time.monotonic() - t, 1),
         })  # fmt: skip
@@ -105,7 +104,6 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
     fit_seconds = time.monotonic() - fit_started
 
     # Calibration and operating points from the out-of-fold scores of every train + val group.
-    p_oof_raw = _combine_views(oof_views, recipe)
     cal = calibration.choose(pool.y, p_oof_raw, folds)
     p_oof = calibration.apply(p_oof_raw, cal["a"], cal["b"])
     p_crossfit = calibration.cross_fitted(cal["method"], pool.y, p_oof_raw, folds)
@@ -123,12 +121,11 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
     }
 
     serving = build_serving(recipe, heads)
-    tta = list(VIEWS) if recipe.test_time_views else []
     p_test = None
     if len(test.files):
         from training.forward import batched_probabilities
 
-        p_test = calibration.apply(batched_probabilities(serving, as_float(test.x), tta), cal["a"], cal["b"])
+        p_test = calibration.apply(batched_probabilities(serving, as_float(test.x), []), cal["a"], cal["b"])
         metrics["test"] = evaluate_predictions(test.y, p_test, test.groups, test.rotated, thresholds)
     for split, m in metrics.items():
         log(f"{split}: {summary_line(m)}")
@@ -138,7 +135,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
         "calibrated (cross-fitted)"
     )
 
-    root = Path(cfg.models_dir) if cfg.models_dir else models_root()
+    root = cfg.models_root()
     with staged_version_folder(root, ARCH) as (tmp, version):
         tmp.mkdir()
         serving.save(tmp / MODEL_NAME)
@@ -156,33 +153,28 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
             },
             tmp / "reliability.png",
         )  # fmt: skip
-        card = {
-            "version": version,
-            "created_at": datetime.now(UTC).isoformat(),
-            "architecture": ARCH,
-            "model_file": MODEL_NAME,
-            "model_file_bytes": (tmp / MODEL_NAME).stat().st_size,
-            **serving_entries,
-            "parameters": int(serving.count_params()),
-            "input": spec,
-            "preprocessing": (
+        card = assemble(
+            folder=tmp,
+            version=version,
+            architecture=ARCH,
+            serving_entries=serving_entries,
+            parameters=serving.count_params(),
+            spec=spec,
+            preprocessing=(
                 "inference.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: grey via one "
                 f"conversion for every mode, letterbox to {spec['size']}px, scaled to [0, 1]; inside the network "
                 "(x * 255 - 127) / 128 as the ImageNet weights expect"
             ),
-            "tta": tta,
-            "calibration": calibration_block,
-            "thresholds": thresholds,
-            "default_threshold": "balanced",
-            "threshold_rule": THRESHOLD_RULE.replace("on validation only", "on out-of-fold scores of train + val"),
-            "labels": {"positive": "fractured", "negative": "not_fractured"},
-            "seed": cfg.seed,
-            "recipe": {**recipe.__dict__, "folds": FOLDS, "members": FOLDS},
-            "pretrained": PROVENANCE,
-            "data": data_facts(cfg, data),
-            "leakage": leakage,
-            "metrics": metrics,
-            "training": {
+            calibration=calibration_block,
+            thresholds=thresholds,
+            threshold_rule=THRESHOLD_RULE.replace("on validation only", "on out-of-fold scores of train + val"),
+            seed=cfg.seed,
+            recipe={**asdict(recipe), "folds": FOLDS, "members": FOLDS},
+            pretrained=PROVENANCE,
+            data=prepared.facts(cfg),
+            leakage=prepared.leakage,
+            metrics=metrics,
+            training={
                 "selection": (
                     f"{FOLDS}-fold grouped cross-validation over train + val (whole families per fold, stratified "
                     "by class and kind); the recipe was chosen on out-of-fold scores "
@@ -192,9 +184,7 @@ def train_pretrained_version(cfg: TrainConfig, recipe: HeadRecipe | None = None,
                 "folds": fold_rows,
                 **run_facts(started, cpu_started, decode_seconds=decode_seconds, fit_seconds=fit_seconds),
             },
-            "libraries": library_versions(),
-            "notes": "Decision support only, not a diagnosis.",
-        }
+        )
         write_card(tmp, card)
     log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
     return TrainResult(root / version, card)
@@ -224,10 +214,6 @@ def build_serving(recipe: HeadRecipe, heads: list):
     # (Keras runs nested functional models called without ``training=`` in training mode).
     served.trainable = False
     return served
-
-
-def _combine_views(per_view: np.ndarray, recipe: HeadRecipe) -> np.ndarray:
-    return per_view.mean(axis=1) if recipe.test_time_views else per_view[:, 0]
 
 
 def _cache_root(cfg: TrainConfig) -> Path:

@@ -58,8 +58,6 @@ def load_keras_model(path: Path):
         raise ModelUnavailable(f"model file missing: {path}")
     import keras  # lazy: only processes that train or evaluate pay for TensorFlow
 
-    import training.layers  # noqa: F401  (registers the custom layers before loading)
-
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean "unusable".

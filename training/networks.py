@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.layers import PerImageStandardize
+from training.recipes import Network
 
 ARCHITECTURES = ("default", "seed")
 
@@ -81,19 +81,15 @@ def build_default(
     *,
     widths: tuple[int, ...],
     dropout: float = 0.3,
-    standardize: bool = False,
     name: str = "default",
 ) -> keras.Model:
     """Compact greyscale CNN: strided stem, separable residual stages, global pooling.
 
     Global average pooling (not a dense layer over a flattened map) is what keeps the file small
-    and stops the network from memorising where in the frame things are. Per-image
-    standardisation is available but off: on validation it discarded exposure cues the data
-    carries and the network underfit (see training/EXPERIMENTS.md).
+    and stops the network from memorising where in the frame things are.
     """
     inputs = keras.Input(input_shape(spec), name="image")
-    x = PerImageStandardize(name="standardize")(inputs) if standardize else inputs
-    x = _conv_bn(x, widths[0], 3, stride=2)
+    x = _conv_bn(inputs, widths[0], 3, stride=2)
     for filters in widths[1:]:
         x = _sep_block(x, filters, stride=2)
     x = layers.GlobalAveragePooling2D()(x)
@@ -102,11 +98,14 @@ def build_default(
     return keras.Model(inputs, outputs, name=name)
 
 
-def build(arch: str, spec: dict, **kwargs) -> keras.Model:
+def build(arch: str, spec: dict, network: Network | None = None, *, name: str | None = None) -> keras.Model:
+    """The architecture's network; ``network`` holds the default network's settings (its recipe's)."""
     if arch == "seed":
-        return build_seed(spec, name=kwargs.get("name", "seed"))
+        return build_seed(spec, name=name or "seed")
     if arch == "default":
-        return build_default(spec, **kwargs)
+        if network is None:
+            raise ValueError("the default network needs its settings (recipe.network)")
+        return build_default(spec, widths=network.widths, dropout=network.dropout, name=name or "default")
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from training.recipes import Augment
+
 
 def sample_weights(
     y: np.ndarray,
@@ -36,50 +38,29 @@ def sample_weights(
     return (w / w.mean()).astype(np.float32)
 
 
-def make_augmenter(
-    seed: int,
-    *,
-    rotation: float,
-    zoom: float,
-    flip: str,
-    gamma: bool,
-    noise: bool,
-    quarter_turns: bool = False,
-):
-    """Augmentation for radiographs, as the recipe sets it: flips, rotation, zoom/shift, and
-    optionally quarter turns (with both flips: all eight orientations of the square), gamma and
-    noise.
+def make_augmenter(seed: int, augment: Augment):
+    """Augmentation for radiographs, as the recipe sets it: flips, rotation, and zoom with shift.
 
     The images come in arbitrary orientations (the data set itself holds rotated copies), so
-    flips and rotation are realistic. Gamma and noise are available but off in the shipped
-    recipe: on validation they removed exposure cues the data carries (training/README.md).
+    flips and rotation are realistic. Quarter turns, gamma and noise lost on validation and were
+    removed (training/EXPERIMENTS.md).
     """
     import keras
 
     steps = [
-        keras.layers.RandomFlip(flip, seed=seed),
-        keras.layers.RandomRotation(rotation, fill_mode="constant", fill_value=0.0, seed=seed + 1),
+        keras.layers.RandomFlip(augment.flip, seed=seed),
+        keras.layers.RandomRotation(augment.rotation, fill_mode="constant", fill_value=0.0, seed=seed + 1),
     ]
-    if zoom:
+    if augment.zoom:
+        zoom = augment.zoom
         steps.append(keras.layers.RandomZoom((-zoom, zoom), fill_mode="constant", fill_value=0.0, seed=seed + 2))
         steps.append(keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=0.0, seed=seed + 3))
     geometric = keras.Sequential(steps, name="augment")
-    gen = tf.random.Generator.from_seed(seed + 4)
 
-    def augment(x: tf.Tensor) -> tf.Tensor:
-        if quarter_turns:  # each image turned by 0, 90, 180 or 270 degrees (square inputs)
-            turns = tf.stack([tf.image.rot90(x, k) for k in range(4)], axis=1)
-            k = gen.uniform([tf.shape(x)[0]], 0, 4, dtype=tf.int32)
-            x = tf.gather(turns, k, axis=1, batch_dims=1)
-        x = geometric(x, training=True)
-        if gamma:
-            g = tf.exp(gen.uniform([tf.shape(x)[0], 1, 1, 1], -0.4, 0.4))
-            x = tf.pow(tf.clip_by_value(x, 0.0, 1.0) + 1e-6, g)
-        if noise:
-            x = x + gen.normal(tf.shape(x), stddev=0.02)
-        return tf.clip_by_value(x, 0.0, 1.0)
+    def apply(x: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(geometric(x, training=True), 0.0, 1.0)
 
-    return augment
+    return apply
 
 
 def train_dataset(

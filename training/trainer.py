@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +12,13 @@ import numpy as np
 from inference.cards import write_card
 from inference.registry import MODEL_NAME, models_root, staged_version_folder
 from training.cache import ImageCache
+from training.cards import assemble, data_facts, run_facts
+from training.crossval import pooled
 from training.dataset import SPLITS, SplitData, as_float, counts_table, load_splits
+from training.extra import ExtraData, load_extra, refuse_duplicates
 from training.leakage import check_leakage, format_report
 from training.metrics import THRESHOLD_RULE, choose_thresholds, evaluate_predictions, summary_line
-from training.recipes import RECIPES
+from training.recipes import RECIPES, Recipe
 from training.serving import SERVING_NAME, export_serving
 
 Log = Callable[[str], None]
@@ -38,20 +38,23 @@ class TrainConfig:
     members: int | None = None
     seed: int = 0
     allow_leakage: bool = False
+    extra: Path | None = None  # an export_dataset --reviewed-only folder: clinician-confirmed training images
     models_dir: Path | None = None
     cache_dir: Path | None = None
     progress_file: object = None
     overrides: dict = field(default_factory=dict)
 
-    def recipe(self) -> dict:
-        recipe = {**RECIPES[self.arch], **self.overrides}
-        if self.epochs:
-            recipe["epochs"] = int(self.epochs)
-        if self.batch_size:
-            recipe["batch_size"] = int(self.batch_size)
-        if self.members:
-            recipe["members"] = int(self.members)
-        return recipe
+    def recipe(self) -> Recipe:
+        if self.arch not in RECIPES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose from {', '.join(RECIPES)}")
+        changes = dict(self.overrides)
+        for name in ("epochs", "batch_size", "members"):
+            if getattr(self, name):
+                changes[name] = int(getattr(self, name))
+        return RECIPES[self.arch].with_overrides(changes)
+
+    def models_root(self) -> Path:
+        return Path(self.models_dir) if self.models_dir else models_root()
 
 
 @dataclass
@@ -60,79 +63,29 @@ class TrainResult:
     card: dict
 
 
-def data_fingerprint(data: dict[str, SplitData]) -> str:
-    """Digest of which bytes sit in which split with which label: same data, same fingerprint."""
-    rows = sorted(f"{s}|{f.label}|{f.sha256}" for s, d in data.items() for f in d.files)
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+@dataclass
+class Prepared:
+    """Decoded, checked data: the splits, their leakage report, and any clinician-confirmed extra images."""
+
+    data: dict[str, SplitData]
+    leakage: dict
+    extra: ExtraData | None = None
+
+    def facts(self, cfg: TrainConfig) -> dict:
+        return data_facts(cfg.data, self.data, self.extra.facts() if self.extra else None)
+
+    def train(self) -> SplitData:
+        """The training split, with the extra images after its own."""
+        if self.extra is None:
+            return self.data["train"]
+        return pooled({"train": self.data["train"], "extra": self.extra.split}, ("train", "extra"))
 
 
-def cpu_description() -> dict:
-    """The CPU's model name and its vector extensions (which select oneDNN's kernels)."""
-    import platform
-
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-                    break
-    except OSError:
-        pass
-    return {"model": model, "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))}
-
-
-def library_versions() -> dict[str, str]:
-    import platform
-
-    import keras
-    import PIL
-    import sklearn
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
-
-
-def data_facts(cfg: TrainConfig, data: dict[str, SplitData]) -> dict:
-    """The card's record of which data a version was trained and scored on."""
-    return {
-        "root": str(cfg.data),
-        "fingerprint": data_fingerprint(data),
-        "counts": {s: d.counts() for s, d in data.items()},
-        "skipped": {s: [f"{rel}: {why}" for rel, why in d.skipped] for s, d in data.items()},
-        "attribution": "Bone Fracture Multi-Region X-ray Data, Madushani Rodrigo (Kaggle), ODC-By 1.0",
-    }
-
-
-def run_facts(started: float, cpu_started: float, *, decode_seconds: float, fit_seconds: float) -> dict:
-    """Timings and the machine, for the card's ``training`` block."""
-    return {
-        "decode_seconds": round(decode_seconds, 1),
-        "fit_seconds": round(fit_seconds, 1),
-        "wall_seconds": round(time.monotonic() - started, 1),
-        # CPU seconds of all threads: on a machine shared with other jobs, CPU time / cores is
-        # what the run would take alone.
-        "cpu_seconds": round(time.process_time() - cpu_started, 1),
-        "cpu_count": os.cpu_count(),
-        # Floating-point results (and so the weights) depend on the kernels the CPU's vector
-        # extensions select: --seed reproduces a run bit for bit on the same CPU.
-        "cpu": cpu_description(),
-    }
-
-
-def prepare_data(cfg: TrainConfig, spec: dict, *, log: Log = print) -> tuple[dict[str, SplitData], dict]:
+def prepare_data(cfg: TrainConfig, spec: dict, *, log: Log = print) -> Prepared:
     """Decode (or read the cache) every split, report counts and skipped files, then check for
-    leakage between splits before any fitting; raise LeakageError unless it is allowed."""
+    leakage between splits before any fitting; raise LeakageError unless it is allowed. Extra
+    images (``cfg.extra``) are then checked against val, test and train: any duplicate is refused
+    (ExtraDataError), whatever ``allow_leakage`` says."""
     cache = ImageCache(cfg.cache_dir)
     data = load_splits(Path(cfg.data), SPLITS, spec, cache, progress=log)
     log(counts_table(data))
@@ -148,7 +101,17 @@ def prepare_data(cfg: TrainConfig, spec: dict, *, log: Log = print) -> tuple[dic
             f"{leakage['exact_duplicates']} exact and {leakage['near_duplicates']} near-duplicate pairs across "
             "splits: regroup the splits, or pass --allow-leakage to train anyway (scores will be inflated)"
         )
-    return data, leakage
+    if cfg.extra is None:
+        return Prepared(data, leakage)
+    extra = load_extra(Path(cfg.extra), spec, cache, progress=log)
+    refuse_duplicates(extra, data, cache)
+    facts = extra.facts()
+    log(
+        f"extra: {facts['count']} clinician-confirmed images for training only "
+        f"({facts['by_label']['fractured']} fractured, {facts['by_label']['not_fractured']} not fractured), "
+        "none duplicates val, test or train"
+    )
+    return Prepared(data, leakage, extra)
 
 
 def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
@@ -162,22 +125,18 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     from training.pipeline import sample_weights
     from training.plots import confusion_plot, roc_plot, training_curves
 
-    if cfg.arch not in RECIPES:
-        raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(RECIPES)}")
     recipe = cfg.recipe()
     spec = input_spec(cfg.arch, cfg.image_size)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    data, leakage = prepare_data(cfg, spec, log=log)
+    prepared = prepare_data(cfg, spec, log=log)
     decode_seconds = time.monotonic() - started
 
-    # 3. Fit each member on train; validation only selects each member's epoch and the thresholds.
-    train, val, test = data["train"], data["val"], data["test"]
-    batch, epochs = recipe["batch_size"], recipe["epochs"]
+    # Fit each member on train; validation only selects each member's epoch and the thresholds.
+    train, val, test = prepared.train(), prepared.data["val"], prepared.data["test"]
+    batch, epochs, n_members = recipe.batch_size, recipe.epochs, recipe.members
     steps = int(np.ceil(len(train.x) / batch))
-    n_members = int(recipe["members"])
-    tta = list(recipe["tta"])
     x_val = as_float(val.x)
     bar = ProgressBar(steps * epochs * n_members, file=cfg.progress_file)
     log(
@@ -190,9 +149,9 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     weights = sample_weights(
         train.y,
         train.groups,
-        group_power=recipe["group_weight_power"],
-        class_balanced=recipe["class_balanced"],
-        kinds=train.rotated if recipe["kind_balanced"] else None,
+        group_power=recipe.group_weight_power,
+        class_balanced=recipe.class_balanced,
+        kinds=train.rotated if recipe.kind_balanced else None,
     )
     members = [
         _fit_member(cfg, recipe, spec, train, weights, val, x_val, index=i, n_members=n_members, bar=bar, log=log)
@@ -203,18 +162,18 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
     model = combine(cfg.arch, spec, [m.model for m in members])
     log(f"{cfg.arch}: {model.count_params():,} parameters")
 
-    # 4. Thresholds on validation, then the metrics of both splits.
-    p_val = batched_probabilities(model, x_val, tta)
+    # Thresholds on validation, then the metrics of both splits.
+    p_val = batched_probabilities(model, x_val, [])
     thresholds = choose_thresholds(val.y, p_val, val.groups)
-    p_test = batched_probabilities(model, as_float(test.x), tta) if len(test.x) else np.zeros(0)
+    p_test = batched_probabilities(model, as_float(test.x), []) if len(test.x) else np.zeros(0)
     metrics = {"val": evaluate_predictions(val.y, p_val, val.groups, val.rotated, thresholds)}
     if len(test.x):
         metrics["test"] = evaluate_predictions(test.y, p_test, test.groups, test.rotated, thresholds)
     for split, m in metrics.items():
         log(f"{split}: {summary_line(m)}")
 
-    # 5. Version folder: written under a temporary name, renamed when complete.
-    root = Path(cfg.models_dir) if cfg.models_dir else models_root()
+    # Version folder: written under a temporary name, renamed when complete.
+    root = cfg.models_root()
     with staged_version_folder(root, cfg.arch) as (tmp, version):
         tmp.mkdir()
         serving = _serving_copy(cfg.arch, spec, recipe, members)  # uncompiled: no optimizer state in the file
@@ -231,32 +190,26 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
         else:
             confusion_plot(metrics["val"]["per_image"]["at_threshold"], tmp / "confusion_matrix.png", title="val")
         roc_plot(curves, tmp / "roc_curve.png")
-        card = {
-            "version": version,
-            "created_at": datetime.now(UTC).isoformat(),
-            "architecture": cfg.arch,
-            "model_file": MODEL_NAME,
-            "model_file_bytes": (tmp / MODEL_NAME).stat().st_size,
-            **serving_entries,
-            "parameters": int(model.count_params()),
-            "input": spec,
-            "preprocessing": (
+        card = assemble(
+            folder=tmp,
+            version=version,
+            architecture=cfg.arch,
+            serving_entries=serving_entries,
+            parameters=model.count_params(),
+            spec=spec,
+            preprocessing=(
                 "inference.imaging.open_image (content sniffing, EXIF orientation) then to_model_input: "
                 f"{spec['color']} via one conversion for every mode (alpha over black, 16-bit scaled), "
                 f"{spec['resize']} to {spec['size']}px, scaled to [0, 1]"
-                + ("; per-image standardisation inside the network" if recipe["network"].get("standardize") else "")
             ),
-            "tta": tta,
-            "thresholds": thresholds,
-            "default_threshold": "balanced",
-            "threshold_rule": THRESHOLD_RULE,
-            "labels": {"positive": "fractured", "negative": "not_fractured"},
-            "seed": cfg.seed,
-            "recipe": recipe,
-            "data": data_facts(cfg, data),
-            "leakage": leakage,
-            "metrics": metrics,
-            "training": {
+            thresholds=thresholds,
+            threshold_rule=THRESHOLD_RULE,
+            seed=cfg.seed,
+            recipe=recipe.card(),
+            data=prepared.facts(cfg),
+            leakage=prepared.leakage,
+            metrics=metrics,
+            training={
                 "selection": "per member: the epoch with the best mean of val AUROC per image and per group",
                 "combination": "mean of the members' probabilities" if n_members > 1 else None,
                 "members": [
@@ -271,9 +224,7 @@ def train_version(cfg: TrainConfig, *, log: Log = print) -> TrainResult:
                 ],
                 **run_facts(started, cpu_started, decode_seconds=decode_seconds, fit_seconds=fit_seconds),
             },
-            "libraries": library_versions(),
-            "notes": "Decision support only, not a diagnosis.",
-        }
+        )
         write_card(tmp, card)
     log(f"wrote {root / version} in {card['training']['wall_seconds']:.0f}s")
     return TrainResult(root / version, card)
@@ -286,7 +237,7 @@ class _Member:
     selector: object
 
 
-def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_members, bar, log) -> _Member:
+def _fit_member(cfg, recipe: Recipe, spec, train, weights, val, x_val, *, index, n_members, bar, log) -> _Member:
     """Fit one network with seed ``cfg.seed + index``; keep its best epoch on validation.
 
     Member ``i`` of a run with ``--seed S`` is exactly the single network ``--seed S+i`` would
@@ -301,28 +252,25 @@ def _fit_member(cfg, recipe, spec, train, weights, val, x_val, *, index, n_membe
 
     seed = cfg.seed + index
     keras.utils.set_random_seed(seed)
-    aug = recipe["augment"]
-    augment = make_augmenter(seed, **aug)
-    batch, epochs = recipe["batch_size"], recipe["epochs"]
+    augment = make_augmenter(seed, recipe.augment)
+    batch, epochs = recipe.batch_size, recipe.epochs
     ds = train_dataset(
         train.x, train.y, weights, batch_size=batch, seed=seed, augment=augment,
-        label_smoothing=recipe["label_smoothing"],
+        label_smoothing=recipe.label_smoothing,
     )  # fmt: skip
-    model = build(cfg.arch, spec, name=_member_name(cfg.arch, index, n_members), **_network_kwargs(recipe))
+    model = build(cfg.arch, spec, recipe.network, name=_member_name(cfg.arch, index, n_members))
     steps = int(np.ceil(len(train.x) / batch))
     model.compile(optimizer=make_optimizer(recipe, steps, epochs), loss="binary_crossentropy")
-    tta = list(recipe["tta"])
-    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
+    ema = WeightEMA(recipe.ema_momentum) if recipe.ema_momentum else None
     selector = ValidationAUROC(
         x_val,
         val.y,
         val.groups,
-        predict=lambda m, x: batched_probabilities(m, x, tta),
-        patience=recipe["patience"],
-        stop_from_epoch=int(epochs * recipe["early_stopping_from"]),
+        predict=lambda m, x: batched_probabilities(m, x, []),
+        patience=recipe.patience,
+        stop_from_epoch=int(epochs * recipe.early_stopping_from),
         ema=ema,
         train_probe=_train_probe(train, seed),
-        bn_calibration=_calibration_images(train, seed, recipe["bn_recalibration"]),
     )
     if n_members > 1:
         bar.label = f"member {index + 1}/{n_members}, "
@@ -337,39 +285,26 @@ def _member_name(arch: str, index: int, n_members: int) -> str:
     return arch if n_members == 1 else f"{arch}_{index + 1}"
 
 
-def _network_kwargs(recipe: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["network"].items()}
-
-
-def _serving_copy(arch: str, spec: dict, recipe: dict, members: list[_Member]):
+def _serving_copy(arch: str, spec: dict, recipe: Recipe, members: list[_Member]):
     """The members' weights in freshly built, uncompiled networks, combined as in training."""
     from training.networks import build, combine
 
     copies = []
     for index, member in enumerate(members):
-        copy = build(arch, spec, name=_member_name(arch, index, len(members)), **_network_kwargs(recipe))
+        copy = build(arch, spec, recipe.network, name=_member_name(arch, index, len(members)))
         copy.set_weights(member.model.get_weights())
         copies.append(copy)
     return combine(arch, spec, copies)
 
 
-def _train_sample(train: SplitData, seed, size: int) -> np.ndarray:
-    """Indices of ``size`` training images drawn by ``seed``: a fixed, un-augmented sample."""
-    return np.random.default_rng(seed).permutation(len(train.x))[:size]
-
-
 def _train_probe(train: SplitData, seed: int, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
-    pick = _train_sample(train, seed, size)
+    """A fixed, un-augmented sample of ``size`` training images drawn by ``seed``."""
+    pick = np.random.default_rng(seed).permutation(len(train.x))[:size]
     return as_float(train.x[pick]), train.y[pick]
 
 
-def _calibration_images(train: SplitData, seed: int, size: int) -> np.ndarray | None:
-    """Un-augmented training images for the batch-norm statistics of scored and kept weights."""
-    return as_float(train.x[np.sort(_train_sample(train, [seed, 1], size))]) if size else None
-
-
 def fit_fixed_schedule(
-    arch: str, recipe: dict, spec: dict, train, *, seed: int, callbacks: list = (), name: str | None = None
+    arch: str, recipe: Recipe, spec: dict, train, *, seed: int, callbacks: list = (), name: str | None = None
 ):
     """One network of ``recipe`` trained on ``train`` (x, y, groups, rotated) for all its epochs.
 
@@ -386,35 +321,35 @@ def fit_fixed_schedule(
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     weights = sample_weights(
-        train.y, train.groups, group_power=recipe["group_weight_power"], class_balanced=recipe["class_balanced"],
-        kinds=train.rotated if recipe["kind_balanced"] else None,
+        train.y, train.groups, group_power=recipe.group_weight_power, class_balanced=recipe.class_balanced,
+        kinds=train.rotated if recipe.kind_balanced else None,
     )  # fmt: skip
     ds = train_dataset(
-        train.x, train.y, weights, batch_size=recipe["batch_size"], seed=seed,
-        augment=make_augmenter(seed, **recipe["augment"]), label_smoothing=recipe["label_smoothing"],
+        train.x, train.y, weights, batch_size=recipe.batch_size, seed=seed,
+        augment=make_augmenter(seed, recipe.augment), label_smoothing=recipe.label_smoothing,
     )  # fmt: skip
-    model = build(arch, spec, name=name or arch, **_network_kwargs(recipe))
-    steps = int(np.ceil(len(train.x) / recipe["batch_size"]))
-    model.compile(optimizer=make_optimizer(recipe, steps, recipe["epochs"]), loss="binary_crossentropy")
-    ema = WeightEMA(recipe["ema_momentum"]) if recipe["ema_momentum"] else None
-    model.fit(ds, epochs=recipe["epochs"], callbacks=([ema] if ema else []) + list(callbacks), verbose=0)
+    model = build(arch, spec, recipe.network, name=name or arch)
+    steps = int(np.ceil(len(train.x) / recipe.batch_size))
+    model.compile(optimizer=make_optimizer(recipe, steps, recipe.epochs), loss="binary_crossentropy")
+    ema = WeightEMA(recipe.ema_momentum) if recipe.ema_momentum else None
+    model.fit(ds, epochs=recipe.epochs, callbacks=([ema] if ema else []) + list(callbacks), verbose=0)
     if ema is not None:
         model.set_weights(ema.average)
     return model
 
 
-def make_optimizer(recipe: dict, steps: int, epochs: int):
+def make_optimizer(recipe: Recipe, steps: int, epochs: int):
     import keras
 
-    lr = recipe["learning_rate"]
-    if recipe["schedule"] == "cosine":
-        warmup = steps * recipe["warmup_epochs"]
+    lr = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        warmup = steps * recipe.warmup_epochs
         lr = keras.optimizers.schedules.CosineDecay(
             lr * 0.1 if warmup else lr,
             decay_steps=max(1, steps * epochs - warmup),
             warmup_target=lr if warmup else None,
             warmup_steps=warmup,
         )
-    if recipe["optimizer"] == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=recipe["weight_decay"])
+    if recipe.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay)
     return keras.optimizers.Adam(lr)

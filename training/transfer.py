@@ -25,7 +25,6 @@ class HeadRecipe:
     dropout: float = 0.2
     label_smoothing: float = 0.05
     group_weight_power: float = 0.5
-    test_time_views: bool = False  # serve the mean over the eight orientations
 
 
 def build_pretrained_head(recipe: HeadRecipe, feature_shape: tuple[int, int, int], *, name: str = "head"):

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from training.recipes import RECIPES
+
+
+class ProgressStream:
+    """A command's output as a plain stream for progress bars: written as given (a bar redraws
+    its line with carriage returns), unstyled, where ``OutputWrapper.write`` would end every
+    write with a newline."""
+
+    def __init__(self, out: OutputWrapper):
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, style_func=str, ending="")
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 class Command(BaseCommand):
@@ -31,10 +46,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--allow-leakage", action="store_true", help="train even if splits share images")
+        parser.add_argument(
+            "--extra",
+            type=Path,
+            default=None,
+            help="an export_dataset --reviewed-only folder: clinician-confirmed images added to training only",
+        )
         parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.FRACTURE_MODELS_DIR")
 
     def handle(self, *args, **opts) -> None:
         from inference.services import model_version_register
+        from training.extra import ExtraDataError
         from training.pretrained import PretrainedWeightsError
         from training.trainer import LeakageError, TrainConfig, train_version
 
@@ -52,15 +74,16 @@ class Command(BaseCommand):
             members=opts["members"],
             seed=opts["seed"],
             allow_leakage=opts["allow_leakage"],
+            extra=opts["extra"],
             models_dir=opts["models_dir"],
-            progress_file=self.stderr._out,
+            progress_file=ProgressStream(self.stderr),
         )
         try:
             if opts["arch"] == "pretrained":
                 result = self._pretrained(cfg, opts)
             else:
                 result = train_version(cfg, log=self.stdout.write)
-        except (LeakageError, FileNotFoundError, ValueError, PretrainedWeightsError) as exc:
+        except (LeakageError, ExtraDataError, FileNotFoundError, ValueError, PretrainedWeightsError) as exc:
             raise CommandError(str(exc)) from exc
         registered = model_version_register(card=result.card)
         if registered is None:
