@@ -139,3 +139,27 @@ def test_the_overlay_png_covers_the_picture_not_the_letterbox():
     assert (alpha[:, -8:] == 0).all(), "cold regions are transparent"
     with pytest.raises(ValueError, match="finite"):
         overlay_png(np.full((8, 8), np.nan), image_size=(10, 10), spec={"size": 32})
+
+
+def test_the_command_writes_a_candidate_heat_map_version_where_asked(cam_model_root, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with override_models_dir(cam_model_root):
+        call_command("export_serving", "--model", "patch-test", "--with-cam", "--out", str(tmp_path), stdout=out)
+    folder = tmp_path / "patch-test-cam"
+    card = json.loads((folder / "card.json").read_text())
+    assert card["derived_from"]["version"] == "patch-test" and card["cam"]["grid"] == [8, 8]
+    assert "8x8 heat map" in out.getvalue() and "serves nothing until activated" in out.getvalue()
+    probe = _patch_at(13, 13)
+    source = LiteModel(cam_model_root / "patch-test" / "model.tflite")(probe)
+    derived, maps = _lite(tmp_path).with_maps(probe)
+    assert np.allclose(derived, source, atol=1e-5) and maps.shape == (1, 8, 8)
+
+
+def override_models_dir(root):
+    from django.test import override_settings
+
+    return override_settings(FRACTURE_MODELS_DIR=root, FRACTURE_MODEL="")
