@@ -28,6 +28,7 @@ from diagnosis.models import (
     TeamSettings,
 )
 from diagnosis.services.records import CASE_EDITABLE, PATIENT_EDITABLE
+from fracture_site.admin import ReadOnly
 
 
 def percent_1dp(value: float | None) -> str:
@@ -59,19 +60,6 @@ class _AdminMedia:
 
     class Media:
         css = {"all": ["css/admin.css"]}
-
-
-class ReadOnly:
-    """Records written by services or the model: visible for audit, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class _ScopedChoices:

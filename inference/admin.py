@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from fracture_site.admin import ReadOnly
 from inference.models import REASON_MAX_LENGTH, ModelActivation, ModelVersion
 from inference.selectors import activation_current, activation_periods
 from inference.services import can_activate, model_version_activate, model_version_problem, model_version_rollback
@@ -122,7 +123,7 @@ class ActivationForm(forms.Form):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnly, admin.ModelAdmin):
     list_display = (
         "version", "architecture", "created_at", "selection_auroc", "test_auroc", "test_group_auroc",
         "predictions_made", "status", "active_periods", "activate_link",
@@ -206,15 +207,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Model card")
     def summary(self, obj: ModelVersion) -> SafeString:
         return render_to_string("admin/inference/model_card_summary.html", card_summary(obj.card or {}))
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     # Activation and roll-back ---------------------------------------------------------------
 
@@ -345,7 +337,7 @@ def _recheck_seconds() -> int:
 
 
 @admin.register(ModelActivation)
-class ModelActivationAdmin(admin.ModelAdmin):
+class ModelActivationAdmin(ReadOnly, admin.ModelAdmin):
     """The activation history (append-only): who made which version the served one, when and why."""
 
     list_display = ("activated_at", "version", "previous_version", "activated_by", "is_rollback", "reason")
@@ -356,12 +348,3 @@ class ModelActivationAdmin(admin.ModelAdmin):
     @admin.display(description="replaced")
     def previous_version(self, obj: ModelActivation) -> str:
         return str(obj.previous.version) if obj.previous else "-"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from diagnosis import selectors
-from diagnosis.admin import ReadOnly  # the admin module imports this one last, after ReadOnly exists
 from diagnosis.models import CaseFlag, DicomCallingAE, DicomInstance
+from fracture_site.admin import ReadOnly
 
 
 @admin.register(DicomCallingAE)
