@@ -100,6 +100,9 @@ def main() -> None:
     os.environ.update(env)
     with group:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+        # As `make run`: register the shipped versions and activate the newest (workers serve only
+        # an activated version, unless FRACTURE_MODEL names one).
+        subprocess.run([sys.executable, "manage.py", "register_models"], cwd=ROOT, env=env, check=True)
         import django
 
         django.setup()

@@ -309,6 +309,9 @@ def main() -> None:
             env.update(model_env)
             os.environ.update(model_env)
             subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+            # As `make run`: register the shipped versions and activate the newest (workers serve only
+            # an activated version, unless FRACTURE_MODEL names one).
+            subprocess.run([sys.executable, "manage.py", "register_models"], cwd=ROOT, env=env, check=True)
             tokens, cases = make_clients(args.clients)
             stack = Stack(env, tmp, args.web_workers)
             try:

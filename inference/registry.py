@@ -9,7 +9,9 @@ The served version (``served_version_dir``) is, in order:
 2. the version of the newest activation in the database (``inference.services``), read by one
    indexed query at most every ``FRACTURE_ACTIVE_RECHECK_S`` seconds, so workers follow an
    activation within that interval without a restart and never query per task;
-3. with no activation yet, or no database at all (``classify``), the newest servable folder.
+3. with no database at all, or one not migrated yet (``classify`` on a bare checkout), the
+   newest servable folder. A database that answers but holds no activation serves nothing
+   (``NOT_ACTIVATED``): the newest folder may be an unapproved candidate.
 
 Once an activation has been read, a database that stops answering keeps the last one served:
 the process never falls back to the newest folder, which may be an unactivated candidate.
@@ -106,6 +108,10 @@ logger = logging.getLogger(__name__)
 # Monotonic clock of the re-check interval; tests replace it.
 clock = time.monotonic
 _NOT_READ = object()
+NOT_ACTIVATED = (
+    "no model version is activated: an administrator activates one in the admin "
+    "(a fresh install activates the shipped version with `manage.py register_models`)"
+)
 
 
 def active_version_name() -> str | None:
@@ -156,13 +162,20 @@ def _recheck(state: _Served) -> None:
     try:
         active = active_version_name()
     except DatabaseError as exc:
-        if isinstance(state.active, str):
+        if isinstance(state.active, str) and state.folder is not None:
             logger.warning("active model version not re-read (%s); still serving %s", exc, state.active)
             return
-        active = None  # no database (``classify``) or not migrated yet: the newest folder
-    if active == state.active and active is not None:
-        return
+        active, database = None, False  # no database (``classify``) or not migrated yet: the newest folder
+    else:
+        database = True
+    if active == state.active and state.folder is not None:
+        return  # unchanged; a version whose folder was missing is looked for again at every re-check
     previous, state.active = state.folder, active
+    if active is None and database:
+        # A database that answers but holds no activation: nothing was approved, so nothing is served
+        # (the newest folder may be an unapproved candidate from `retrain`).
+        state.folder, state.error = None, NOT_ACTIVATED
+        return
     try:
         state.folder, state.error = resolve_version_dir(active), ""
     except ModelUnavailable as exc:

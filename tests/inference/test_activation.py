@@ -11,9 +11,10 @@ from diagnosis.models import AuditAction, AuditEvent, Prediction
 from diagnosis.services import prediction_run
 from fracture_site.appendonly import AppendOnly
 from inference import registry
+from inference.errors import ModelUnavailable
 from inference.models import ModelActivation
 from inference.predictor import get_predictor
-from inference.registry import served_version_dir
+from inference.registry import forget_served_version, served_version_dir
 from inference.services import (
     INITIAL_REASON,
     model_version_activate,
@@ -96,12 +97,35 @@ def test_the_recheck_is_one_query(register, activator, clock):
     assert len(selects) == 1 and "inference_modelactivation" in selects[0]
 
 
-def test_no_activation_serves_the_newest_folder_and_an_override_wins(register, activator, settings):
+def test_no_activation_serves_nothing_and_an_override_wins(register, activator, settings, clock):
     register("tiny-a")
-    assert served_version_dir().name == "tiny-b"  # nothing activated (a fresh database, `classify`)
-    model_version_activate(version=register("tiny-b"), user=activator, reason="r")
-    settings.FRACTURE_MODEL = "tiny-a"  # one process's override (tests, `classify --model`)
+    register("tiny-b")  # the newest folder: a candidate until activated
+    with pytest.raises(ModelUnavailable, match="no model version is activated"):
+        served_version_dir()
+    model_version_activate(version=registry_version("tiny-a"), user=activator, reason="r")
+    clock[0] += 3600
     assert served_version_dir().name == "tiny-a"
+    settings.FRACTURE_MODEL = "tiny-b"  # one process's override (tests, `classify --model`)
+    assert served_version_dir().name == "tiny-b"
+
+
+def test_a_missing_activated_folder_is_looked_for_again(register, activator, clock, settings):
+    version = register("tiny-a")
+    model_version_activate(version=version, user=activator, reason="r")
+    hidden = settings.FRACTURE_MODELS_DIR / "tiny-a"
+    hidden.rename(settings.FRACTURE_MODELS_DIR / ".away")  # not yet copied to this worker's machine
+    forget_served_version()
+    with pytest.raises(ModelUnavailable, match="not found"):
+        served_version_dir()
+    (settings.FRACTURE_MODELS_DIR / ".away").rename(hidden)
+    clock[0] += 3600
+    assert served_version_dir().name == "tiny-a"
+
+
+def registry_version(name):
+    from inference.models import ModelVersion
+
+    return ModelVersion.objects.get(version=name)
 
 
 def test_an_unreachable_database_keeps_the_version_served(register, activator, clock, monkeypatch):

@@ -40,10 +40,15 @@ def test_resolves_explicit_setting_and_newest(models, settings):
         resolve_version_dir("../a-old")
 
 
-@pytest.mark.django_db  # the served version is read from the database first
-def test_empty_folder_fails_loudly(settings, tmp_path):
+def test_empty_folder_fails_loudly(settings, tmp_path, no_database):
     settings.FRACTURE_MODELS_DIR, settings.FRACTURE_MODEL = tmp_path, ""
     with pytest.raises(ModelUnavailable, match="retrain"):
+        get_predictor()
+
+
+@pytest.mark.django_db
+def test_a_database_without_an_activation_serves_nothing(models):
+    with pytest.raises(ModelUnavailable, match="no model version is activated"):
         get_predictor()
 
 
@@ -64,8 +69,7 @@ def test_corrupt_card_and_model_fail_loudly(settings, tmp_path):
         read_card(folder)
 
 
-@pytest.mark.django_db  # nothing activated: the newest servable folder
-def test_predictor_contract(models):
+def test_predictor_contract(models, no_database):  # no database (`classify`): the newest servable folder
     predictor = get_predictor()
     assert predictor is get_predictor("b-new")  # cached per process
     assert predictor.version == "b-new" and predictor.threshold == 0.5
