@@ -144,7 +144,12 @@ def prediction_run(*, prediction_id: int) -> None:
             reason = f"The radiograph file could not be read: {exc}"
             prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
             return
-        result = predictor.predict_images([image])[0]
+        try:
+            result = predictor.predict_images([image])[0]
+        except (ModelUnavailable, ValueError, RuntimeError) as exc:  # LiteRT and numpy raise these for a bad run
+            reason = f"The AI model could not run on this image: {exc}"
+            prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
+            return
         overlay_name = _store_overlay(prediction, result.activation_map, image_size=image.size, spec=predictor.spec)
         prediction.overlay.name = overlay_name
         prediction.label = result.label

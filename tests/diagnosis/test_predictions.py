@@ -64,6 +64,22 @@ def test_a_run_taken_over_midway_does_not_write_its_result(tiny_model, monkeypat
     assert (prediction.status, prediction.label, prediction.probability) == (Status.RUNNING, None, None)
 
 
+def test_a_model_error_on_one_image_fails_it_readably_at_once(tiny_model, monkeypatch):
+    """LiteRT or numpy refusing an input ends the run failed with the reason, never stuck "running"."""
+    from inference.predictor import get_predictor
+
+    prediction = PredictionFactory()
+
+    def broken(images):
+        raise RuntimeError("tensor shape mismatch")
+
+    monkeypatch.setattr(get_predictor(), "predict_images", broken)
+    tasks.predict.run(prediction.pk)
+    prediction.refresh_from_db()
+    assert prediction.status == Status.FAILED
+    assert prediction.error == "The AI model could not run on this image: tensor shape mismatch"
+
+
 def test_missing_model_fails_with_a_readable_reason(no_model):
     prediction = PredictionFactory()
     services.prediction_run(prediction_id=prediction.pk)
