@@ -16,6 +16,15 @@ def test_model_versions_survive_the_move_to_inference():
     executor.migrate(BEFORE)
     old = executor.loader.project_state([("training", "0001_initial")]).apps.get_model("training", "ModelVersion")
     old.objects.create(version="v-kept", architecture="default", created_at="2026-12-01T00:00:00Z", card={"k": 1})
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.filter(model="modelversion").delete()
+    staff_view = Permission.objects.create(
+        codename="view_modelversion",
+        name="Can view model version",
+        content_type=ContentType.objects.create(app_label="training", model="modelversion"),
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -24,6 +33,8 @@ def test_model_versions_survive_the_move_to_inference():
     row = new.objects.get(version="v-kept")
     assert row.card == {"k": 1} and row._meta.db_table == "inference_modelversion"
     assert "training_modelversion" not in connection.introspection.table_names()
+    staff_view.refresh_from_db()  # staff keep their model-version permissions
+    assert staff_view.content_type.app_label == "inference"
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()

@@ -1,13 +1,25 @@
 # ModelVersion moved from the training app: the table is taken over as it is (state only),
-# then renamed to this app's name. No row is touched.
+# then renamed to this app's name. No row is touched; its content type (and so the staff
+# permissions and admin log entries that point at it) moves with it.
 
 from django.db import migrations, models
+
+
+def move_content_type(apps, schema_editor, *, source="training", target="inference"):
+    content_types = apps.get_model("contenttypes", "ContentType")
+    if content_types.objects.filter(app_label=target, model="modelversion").exists():
+        return
+    content_types.objects.filter(app_label=source, model="modelversion").update(app_label=target)
+
+
+def move_content_type_back(apps, schema_editor):
+    move_content_type(apps, schema_editor, source="inference", target="training")
 
 
 class Migration(migrations.Migration):
     initial = True
 
-    dependencies = [("training", "0001_initial")]
+    dependencies = [("training", "0001_initial"), ("contenttypes", "0002_remove_content_type_name")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
@@ -33,4 +45,5 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.AlterModelTable(name="modelversion", table=None),
+        migrations.RunPython(move_content_type, move_content_type_back),
     ]
