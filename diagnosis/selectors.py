@@ -444,3 +444,8 @@ def review_list(*, user: User) -> QuerySet[Review]:
 def sign_off_list(*, user: User) -> QuerySet[SignOff]:
     """Every sign-off of visible cases, newest first (the admin's audit list)."""
     return SignOff.objects.filter(case__in=_visible_cases(user)).select_related("signed_by", "case").order_by(*_NEWEST)
+
+
+def version_draws_heat_maps(*, version: str) -> bool:
+    """Whether a model version's card declares the heat-map output (its predictions carry one)."""
+    return ModelVersion.objects.filter(version=version, card__has_key="cam").exists()

@@ -20,7 +20,7 @@ from diagnosis import agreement, selectors, services, upload_limits
 from diagnosis.api.authentication import token_or_login_required
 from diagnosis.audit import Action, audit_record
 from diagnosis.forms import CaseForm, PatientForm, ReviewForm, SignOffForm
-from diagnosis.models import Case, Radiograph
+from diagnosis.models import Case, Prediction, Radiograph
 from diagnosis.thumbnails import radiograph_display_file, radiograph_thumbnail_file
 from diagnosis.validation import clean_search_term, sanitise_filename
 
@@ -263,6 +263,7 @@ def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewF
     place for next/previous (same view: same team scoping and the same audit event as the page)."""
     ids = selectors.case_radiograph_ids(user=request.user, case=radiograph.case)
     position = ids.index(radiograph.pk)
+    prediction = radiograph.current_prediction
     title = f"X-ray {radiograph.original_filename or radiograph.pk}"
     if len(ids) > 1:
         title += f" ({position + 1} of {len(ids)})"
@@ -274,7 +275,13 @@ def _radiograph_page(request: HttpRequest, radiograph: Radiograph, form: ReviewF
         "next_id": ids[position + 1] if position + 1 < len(ids) else None,
         "radiograph": radiograph,
         "case": radiograph.case,
-        "prediction": radiograph.current_prediction,
+        "prediction": prediction,
+        "heat_map_lost": bool(
+            prediction
+            and not prediction.overlay
+            and prediction.status == Prediction.Status.SUCCEEDED
+            and selectors.version_draws_heat_maps(version=prediction.model_version)
+        ),
         "reviews": selectors.review_history(user=request.user, radiograph=radiograph),
         "review_form": form,
     }
@@ -320,7 +327,13 @@ def prediction_overlay(request: HttpRequest, pk: int) -> FileResponse:
     prediction = selectors.prediction_get(user=request.user, pk=pk)
     if not prediction.overlay:
         raise Http404("This prediction has no heat map.")
-    return _private_image(prediction.overlay.open("rb"), "image/png")
+    try:
+        handle = prediction.overlay.open("rb")
+    except FileNotFoundError:
+        raise Http404("This prediction's heat map is missing from storage.") from None
+    # A heat map shows where on the patient's image the network looked: audited like the image.
+    audit_record(actor=request.user, action=Action.VIEW_IMAGE, obj=prediction, request=request, kind="heat map")
+    return _private_image(handle, "image/png")
 
 
 def _private_image(handle, content_type: str) -> FileResponse:

@@ -120,3 +120,29 @@ def test_the_schema_documents_overlay_url(api_client):
     schema = api_client.get("/api/v1/schema/?format=json").json()
     field = schema["components"]["schemas"]["PredictionOutput"]["properties"]["overlay_url"]
     assert field["nullable"] is True and field["format"] == "uri" and "not a fracture outline" in field["description"]
+
+
+def test_viewing_a_heat_map_is_audited_and_a_lost_file_is_404(clinician_client, team):
+    from diagnosis.models import AuditEvent
+
+    prediction = _with_overlay(team)
+    response = clinician_client.get(f"/predictions/{prediction.pk}/overlay/")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=AuditEvent.Action.VIEW_IMAGE, object_type="prediction")
+    assert event.object_id == str(prediction.pk) and event.extra == {"kind": "heat map"}
+
+    default_storage.delete(prediction.overlay.name)  # lost from storage: not a server error
+    assert clinician_client.get(f"/predictions/{prediction.pk}/overlay/").status_code == 404
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.VIEW_IMAGE).count() == 1
+
+
+def test_the_page_says_why_a_succeeded_prediction_has_no_heat_map(clinician_client, team):
+    from inference.models import ModelVersion
+
+    prediction = PredictionFactory(fractured=True, radiograph__case__team=team, radiograph__case__patient__team=team)
+    page = f"/radiographs/{prediction.radiograph_id}/"
+    assert "No heat map is available for this model version." in clinician_client.get(page).content.decode()
+    ModelVersion.objects.create(
+        version=prediction.model_version, architecture="default", created_at=timezone.now(), card={"cam": {}}
+    )
+    assert "The heat map could not be drawn for this image." in clinician_client.get(page).content.decode()
