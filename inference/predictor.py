@@ -151,6 +151,15 @@ def get_predictor(version: str | None = None) -> Predictor:
         return predictor
 
 
+def forget_predictor(version: str | None) -> None:
+    """Drop a version loaded by name (a shadow run's candidate) from this process's cache."""
+    if not version:
+        return
+    with _lock:
+        for folder in [f for f, p in _cache.items() if p.version == version or f.name == version]:
+            del _cache[folder]
+
+
 def clear_cache() -> None:
     from inference.registry import forget_served_version
 

@@ -126,6 +126,12 @@ def shadow_run_execute(*, run_id: int) -> None:
     except Exception as exc:
         logger.exception("shadow run %s failed", run_id)
         shadow_run_fail(run_id=run_id, reason=f"The run stopped on an error: {exc}", started_at=claimed_at)
+    finally:
+        from inference.predictor import forget_predictor
+
+        # A candidate is loaded for its run alone: the shadow worker does not keep every version
+        # it ever tried in memory (a served-size version is about 45 MB).
+        forget_predictor(ShadowRun.objects.filter(pk=run_id).values_list("candidate__version", flat=True).first())
 
 
 def _execute(run_id: int, claimed_at: datetime.datetime) -> None:

@@ -218,3 +218,13 @@ def test_the_active_version_is_refused_and_not_offered(admin_user, candidate, st
     with pytest.raises(ValidationError, match="serves clinicians now"):
         services.shadow_run_start(user=admin_user, candidate=candidate, n=5)
     assert not ShadowRun.objects.exists()
+
+
+def test_the_candidate_is_not_kept_in_memory_after_its_run(admin_user, candidate, stored, settings):
+    from inference import predictor
+
+    run = services.shadow_run_start(user=admin_user, candidate=candidate, n=2)
+    services.shadow_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == ShadowRun.Status.SUCCEEDED
+    assert not [p for p in predictor._cache.values() if p.version == candidate.version]
