@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from inference.cards import read_card, validate_card, write_card
+from inference.errors import ModelUnavailable
 from inference.models import ModelVersion
 from inference.predictor import clear_cache, get_predictor
 from tests.training.conftest import make_dataset
@@ -59,8 +60,10 @@ def test_rethreshold_writes_a_new_served_version_with_the_same_files(models, tra
     assert card["thresholds"] == choose_thresholds(val.y, predictor.probabilities(as_float(val.x)), val.groups)
     assert card["thresholds"] != OLD
     assert {"val", "test"} <= set(card["metrics"])
-    assert get_predictor().version == new.name  # the newest version is the served one
+    # Registered as a candidate: with nothing activated, nothing serves (not even the newest folder).
     assert ModelVersion.objects.filter(version=new.name).exists()
+    with pytest.raises(ModelUnavailable, match="no model version is activated"):
+        get_predictor()
     assert f"{OLD['balanced']:.4f} -> " in out.getvalue()
 
 
