@@ -15,7 +15,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
-from inference.imaging import VIEWS
+from inference.imaging import picture_box, view
 
 OVERLAY_SIZE = 128  # longer side of the PNG, in pixels
 LEVELS = 64  # palette entries used for the ramp (index 0: transparent)
@@ -28,24 +28,9 @@ STOPS = np.array([(0, 0, 255), (0, 255, 255), (0, 255, 0), (255, 255, 0), (255, 
 INVERSE_VIEW = {"rot90": "rot270", "rot270": "rot90"}
 
 
-def upright(maps: np.ndarray, view: str) -> np.ndarray:
-    """``(N, h, w)`` maps computed on ``VIEWS[view]`` of the input, turned back to the input's frame."""
-    if view == "identity":
-        return maps
-    return VIEWS[INVERSE_VIEW.get(view, view)](maps[..., None])[..., 0]
-
-
-def mean_over_views(model, batch: np.ndarray, tta: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and maps of ``model.with_maps``, each the mean over the identity view and the
-    test-time views (maps turned back upright first), like ``inference.batched_probabilities``."""
-    probs, maps = [], []
-    for name in ["identity", *tta]:
-        if name != "identity" and name not in VIEWS:
-            raise ValueError(f"unknown test-time augmentation {name!r} in model card")
-        p, m = model.with_maps(batch if name == "identity" else VIEWS[name](batch))
-        probs.append(p)
-        maps.append(upright(m, name))
-    return np.mean(probs, axis=0).astype(np.float64), np.mean(maps, axis=0)
+def upright(maps: np.ndarray, name: str) -> np.ndarray:
+    """``(N, h, w)`` maps computed on view ``name`` of the input, turned back to the input's frame."""
+    return view(maps[..., None], INVERSE_VIEW.get(name, name))[..., 0]
 
 
 def _palette() -> tuple[list[int], bytes]:
@@ -61,17 +46,6 @@ def _palette() -> tuple[list[int], bytes]:
 
 
 PALETTE, ALPHA = _palette()
-
-
-def picture_box(width: int, height: int, size: int, resize: str) -> tuple[int, int, int, int]:
-    """Where the picture lies in the network's ``size`` square (left, top, right, bottom)."""
-    if resize == "stretch":
-        return 0, 0, size, size
-    # The same arithmetic as ``imaging._fit``: scale the longer side to ``size``, centre, pad.
-    scale = size / max(width, height)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    left, top = (size - new_w) // 2, (size - new_h) // 2
-    return left, top, left + new_w, top + new_h
 
 
 def overlay_png(cam: np.ndarray, *, image_size: tuple[int, int], spec: dict) -> bytes:

@@ -130,13 +130,23 @@ def _fit(image: Image.Image, size: int, resize: str) -> Image.Image:
         raise ValueError(f"unknown resize mode {resize!r}")
     # Keep the aspect ratio (bones are long and thin; stretching distorts fracture lines) and
     # pad with black, which is what the rotated copies in the data already have in their corners.
-    width, height = image.size
+    left, top, right, bottom = picture_box(*image.size, size, resize)
+    resized = image.resize((right - left, bottom - top), Image.Resampling.BILINEAR, reducing_gap=None)
+    canvas = Image.new(image.mode, (size, size), 0)
+    canvas.paste(resized, (left, top))
+    return canvas
+
+
+def picture_box(width: int, height: int, size: int, resize: str) -> tuple[int, int, int, int]:
+    """Where a ``width`` x ``height`` picture lies in the network's ``size`` square (left, top,
+    right, bottom): the whole square when stretched; letterboxed, the longer side scaled to
+    ``size`` and the picture centred."""
+    if resize == "stretch":
+        return 0, 0, size, size
     scale = size / max(width, height)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = image.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=None)
-    canvas = Image.new(image.mode, (size, size), 0)
-    canvas.paste(resized, ((size - new_w) // 2, (size - new_h) // 2))
-    return canvas
+    left, top = (size - new_w) // 2, (size - new_h) // 2
+    return left, top, left + new_w, top + new_h
 
 
 def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:

@@ -21,8 +21,8 @@ from PIL import Image
 from inference import calibration
 from inference.cards import read_card
 from inference.errors import ModelUnavailable
-from inference.heatmap import mean_over_views
-from inference.imaging import VIEWS, open_image, to_model_input
+from inference.heatmap import upright
+from inference.imaging import VIEWS, open_image, to_model_input, view
 from inference.registry import resolve_version_dir, served_version_dir
 from inference.runtime import LiteModel
 
@@ -79,11 +79,11 @@ class Predictor:
         return p if self.calibration is None else calibration.apply(p, *self.calibration)
 
     def probabilities_and_maps(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``probabilities`` and each row's class activation map ``(N, h, w)`` (needs ``has_maps``)."""
-        try:
-            p, maps = mean_over_views(self._model, batch, self.tta)
-        except ValueError as exc:
-            raise ModelUnavailable(str(exc)) from exc
+        """``probabilities`` and each row's class activation map ``(N, h, w)`` (needs ``has_maps``):
+        both the mean over the identity view and the test-time views, maps turned back upright."""
+        runs = [self._model.with_maps(view(batch, name)) for name in ("identity", *self.tta)]
+        p = np.mean([probs for probs, _ in runs], axis=0).astype(np.float64)
+        maps = np.mean([upright(m, name) for (_, m), name in zip(runs, ("identity", *self.tta), strict=True)], axis=0)
         return (p if self.calibration is None else calibration.apply(p, *self.calibration)), maps
 
     def predict_images(self, images: list[Image.Image]) -> list[PredictionResult]:
@@ -111,7 +111,7 @@ def view_mean_probabilities(forward: Callable[[np.ndarray], np.ndarray], batch: 
     out = []
     for start in range(0, len(batch), BATCH):
         x = batch[start : start + BATCH]
-        views = [x] + [VIEWS[name](x) for name in tta]
+        views = [view(x, name) for name in ("identity", *tta)]
         probs = [np.asarray(forward(np.ascontiguousarray(v))).reshape(-1) for v in views]
         out.append(np.mean(probs, axis=0))
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

@@ -64,13 +64,7 @@ class LiteModel:
         self._lock = threading.Lock()  # an interpreter must not run two invocations at once
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        out = np.empty(len(batch), dtype=np.float32)
-        with self._lock:
-            for row, x in enumerate(batch):
-                self._interpreter.set_tensor(self._input, np.ascontiguousarray(x[None], dtype=np.float32))
-                self._interpreter.invoke()
-                out[row] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
-        return out
+        return self._run(batch, maps=False)[0]
 
     @property
     def has_maps(self) -> bool:
@@ -80,11 +74,16 @@ class LiteModel:
         """Probabilities ``(N,)`` and class activation maps ``(N, h, w)`` of a batch."""
         if self._maps is None:
             raise ModelUnavailable("this model version has no heat-map output")
-        probs, maps = np.empty(len(batch), dtype=np.float32), []
+        probs, maps = self._run(batch, maps=True)
+        return probs, np.stack(maps) if maps else np.zeros((0, 0, 0), dtype=np.float32)
+
+    def _run(self, batch: np.ndarray, *, maps: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        probs, found = np.empty(len(batch), dtype=np.float32), []
         with self._lock:
             for row, x in enumerate(batch):
                 self._interpreter.set_tensor(self._input, np.ascontiguousarray(x[None], dtype=np.float32))
                 self._interpreter.invoke()
                 probs[row] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
-                maps.append(self._interpreter.get_tensor(self._maps)[0].copy())
-        return probs, np.stack(maps) if maps else np.zeros((0, 0, 0), dtype=np.float32)
+                if maps:
+                    found.append(self._interpreter.get_tensor(self._maps)[0].copy())
+        return probs, found
