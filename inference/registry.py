@@ -45,6 +45,7 @@ __all__ = [
     "new_version_name",
     "resolve_version_dir",
     "served_version_dir",
+    "staged_folder",
     "staged_version_folder",
 ]
 
@@ -207,10 +208,21 @@ def staged_version_folder(root: Path, arch: str):
     completes, removed if it fails, so no half-written version is ever listed or served."""
     root.mkdir(parents=True, exist_ok=True)
     name = new_version_name(root, arch)
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    try:
+    with staged_folder(root / name) as tmp:
         yield tmp, name
-        tmp.rename(root / name)
+
+
+@contextmanager
+def staged_folder(target: Path):
+    """A temporary (dot) path beside ``target`` to fill, renamed to ``target`` when the block
+    completes and removed if it fails. ``target`` must not exist: versions are never overwritten."""
+    if target.exists():
+        raise FileExistsError(f"{target} exists; versions are never overwritten")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    try:
+        yield tmp
+        tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

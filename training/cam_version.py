@@ -10,17 +10,18 @@ complete, so a half-written version is never served.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 from inference.cards import read_card, write_card
-from inference.registry import ModelUnavailable, model_file, resolve_version_dir
+from inference.registry import ModelUnavailable, model_file, resolve_version_dir, staged_folder
 from training.serving import SERVING_NAME
 
 SUFFIX = "-cam"
-REASON = "adds the class activation map as a second LiteRT output; same network, weights and probabilities"
+REASON = (
+    "adds the class activation map as a second LiteRT output; same network and weights "
+    "(probabilities equal up to float rounding)"
+)
 
 
 def derive_cam_version(*, version: str | None = None, out: Path | None = None) -> Path:
@@ -37,26 +38,16 @@ def derive_cam_version(*, version: str | None = None, out: Path | None = None) -
         raise ModelUnavailable(f"{source_dir.name} has no Keras file to derive a heat map from")
     model = load_keras_model(keras_path)
 
-    root = Path(out) if out else source_dir.parent
-    name = f"{source_dir.name}{SUFFIX}"
-    target = root / name
-    if target.exists():
-        raise FileExistsError(f"{target} exists; versions are never overwritten")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    try:
+    target = (Path(out) if out else source_dir.parent) / f"{source_dir.name}{SUFFIX}"
+    with staged_folder(target) as tmp:
         tmp.mkdir()
         entries = export_with_cam(model, tmp / SERVING_NAME)
         card = {k: v for k, v in source.items() if k not in ("model_file", "model_file_bytes")}
         card.update(entries)
         card.update(
-            version=name,
+            version=target.name,
             created_at=datetime.now(UTC).isoformat(),
             derived_from={"version": source["version"], "reason": REASON, "created_at": source.get("created_at")},
         )
         write_card(tmp, card)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
