@@ -51,8 +51,7 @@ def radiograph_thumbnail_file(radiograph: Radiograph) -> File:
     name = f"thumbs/{radiograph.sha256}-{THUMB_SIZE}.jpg"
 
     def build() -> bytes:
-        with radiograph.image.open("rb") as original:
-            image = open_radiograph_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        image = radiograph_pixels(radiograph)
         image = to_grey(image)  # the same mode handling as the model's input, 16-bit included
         image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
         out = BytesIO()
@@ -66,10 +65,16 @@ def _dicom_display_file(radiograph: Radiograph) -> File:
     name = f"display/{radiograph.sha256}.png"
 
     def build() -> bytes:
-        with radiograph.image.open("rb") as original:
-            image = open_radiograph_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+        image = radiograph_pixels(radiograph)
         out = BytesIO()
         image.save(out, "PNG", optimize=False)
         return out.getvalue()
 
     return _cached(name, build)
+
+
+def radiograph_pixels(radiograph: Radiograph) -> Image.Image:
+    """The stored original decoded (JPEG, PNG or DICOM display pixels) within the pixel limit: the
+    one decode of a stored radiograph, for thumbnails, display copies, the worker and shadow runs."""
+    with radiograph.image.open("rb") as original:
+        return open_radiograph_image(original, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)

@@ -135,7 +135,7 @@ def shadow_run_execute(*, run_id: int) -> None:
 
 
 def _execute(run_id: int, claimed_at: datetime.datetime) -> None:
-    from inference.dicom import open_radiograph_image
+    from diagnosis.thumbnails import radiograph_pixels
     from inference.imaging import ImageDecodeError
     from inference.predictor import ModelUnavailable, get_predictor
 
@@ -166,8 +166,7 @@ def _execute(run_id: int, claimed_at: datetime.datetime) -> None:
     for radiograph_id, reference_id in targets:
         radiograph = Radiograph.objects.get(pk=radiograph_id)
         try:
-            with radiograph.image.open("rb") as handle:
-                image = open_radiograph_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+            image = radiograph_pixels(radiograph)
         except (ImageDecodeError, OSError) as exc:
             reason = f"Radiograph {radiograph_id} could not be read: {exc}"
             shadow_run_fail(run_id=run_id, reason=reason, started_at=claimed_at)

@@ -124,7 +124,7 @@ def prediction_run(*, prediction_id: int) -> None:
     if not prediction_claim(prediction_id=prediction_id):
         logger.info("prediction %s already claimed or finished; nothing to do", prediction_id)
         return
-    from inference.dicom import open_radiograph_image
+    from diagnosis.thumbnails import radiograph_pixels
     from inference.imaging import ImageDecodeError
     from inference.predictor import ModelUnavailable, get_predictor
 
@@ -138,8 +138,7 @@ def prediction_run(*, prediction_id: int) -> None:
             prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
             return
         try:
-            with prediction.radiograph.image.open("rb") as handle:
-                image = open_radiograph_image(handle, max_pixels=settings.FRACTURE_MAX_IMAGE_PIXELS)
+            image = radiograph_pixels(prediction.radiograph)
         except (ImageDecodeError, OSError) as exc:
             reason = f"The radiograph file could not be read: {exc}"
             prediction_fail(prediction_id=prediction_id, reason=reason, started_at=claimed_at)
