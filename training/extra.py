@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.cache import ImageCache
-from training.dataset import ImageFile, SplitData, decode_files
+from training.dataset import ImageFile, SplitData, data_fingerprint, decode_files
 from training.leakage import NEAR_BITS, duplicate_pairs
 
 MANIFEST = "manifest.csv"
@@ -47,14 +47,13 @@ class ExtraData:
         files = self.split.files
         labels = Counter("fractured" if f.label else "not_fractured" for f in files)
         versions = Counter(self.source_versions[f.sha256] or "unknown" for f in files)
-        rows = sorted(f"{f.label}|{f.sha256}" for f in files)
         return {
             "count": len(files),
             "by_label": {"fractured": labels["fractured"], "not_fractured": labels["not_fractured"]},
             "by_source_version": dict(sorted(versions.items())),
             "source": SOURCE,
             "root": str(self.root),
-            "fingerprint": hashlib.sha256("\n".join(rows).encode()).hexdigest(),
+            "fingerprint": data_fingerprint({"extra": self.split}),
             "skipped": [f"{rel}: {why}" for rel, why in self.split.skipped],
             "used_for": "training only (every cross-validation fold's training part); never validation or test",
             "duplicates_checked_against": ["val", "test", "train"],
